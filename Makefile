@@ -1,0 +1,64 @@
+# The two commands that matter: `make demo` and `make test`. Everything they need is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Tests use real services; override to point elsewhere.
+export ENTENTE_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export ENTENTE_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+PYTEST_ARGS ?=
+
+.PHONY: demo test install install-test browser lint typecheck pytest serve clean lock
+
+demo: $(VENV)/.installed  ## set up and run the demo hub on SQLite with sample data
+	$(BIN)/entente demo --host $(HOST) --port $(PORT)
+
+serve: $(VENV)/.installed
+	$(BIN)/entente serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-test browser lint typecheck pytest  ## everything CI runs
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade 'pip==26.3'
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.created pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+# Debian's Chromium for the Playwright UI tests (Playwright's own browser download cannot work offline).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+	@/usr/bin/chromium --version
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-test
+	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# Re-pin every dependency to what resolves today (run by hand when upgrading, then commit).
+lock:
+	$(PYTHON) -m venv /tmp/entente-lock && /tmp/entente-lock/bin/pip install --quiet -e '.[test]'
+	/tmp/entente-lock/bin/pip freeze --exclude-editable | grep -v '^entente' > constraints.txt
+	rm -rf /tmp/entente-lock
+
+clean:
+	rm -rf $(VENV) var test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Settings, database, errors, the access predicate, audit log, passwords and tokens."""

@@ -1,0 +1,1 @@
+"""Member states, organisations, users, roles and API tokens."""

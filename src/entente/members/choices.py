@@ -1,0 +1,80 @@
+"""Choice sets of the members capability, each value with its label and badge colour."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ItuRegion(StrEnum):
+    """The six regions of the ITU Telecommunication Development Sector (BDT)."""
+
+    AFRICA = "africa"
+    AMERICAS = "americas"
+    ARAB_STATES = "arab_states"
+    ASIA_PACIFIC = "asia_pacific"
+    CIS = "cis"
+    EUROPE = "europe"
+
+    @property
+    def label(self) -> str:
+        return _REGION_LABELS[self]
+
+
+_REGION_LABELS = {
+    ItuRegion.AFRICA: "Africa",
+    ItuRegion.AMERICAS: "Americas",
+    ItuRegion.ARAB_STATES: "Arab States",
+    ItuRegion.ASIA_PACIFIC: "Asia & Pacific",
+    ItuRegion.CIS: "CIS",
+    ItuRegion.EUROPE: "Europe",
+}
+
+
+class OrganisationType(StrEnum):
+    NATIONAL_CERT = "national_cert"
+    SECTOR_CERT = "sector_cert"
+    GOVERNMENT = "government"
+    INDUSTRY_PARTNER = "industry_partner"
+    INTERNATIONAL_ORGANISATION = "international_organisation"
+
+    @property
+    def label(self) -> str:
+        return _ORG_TYPE_META[self][0]
+
+    @property
+    def colour(self) -> str:
+        return _ORG_TYPE_META[self][1]
+
+
+_ORG_TYPE_META = {
+    OrganisationType.NATIONAL_CERT: ("National CERT", "blue"),
+    OrganisationType.SECTOR_CERT: ("Sector CERT", "teal"),
+    OrganisationType.GOVERNMENT: ("Government", "purple"),
+    OrganisationType.INDUSTRY_PARTNER: ("Industry partner", "orange"),
+    OrganisationType.INTERNATIONAL_ORGANISATION: ("International organisation", "grey"),
+}
+
+
+class Role(StrEnum):
+    """What a user may do. Roles never widen what a user may *see*: that is core/access.py."""
+
+    ADMIN = "admin"
+    ORG_ADMIN = "org_admin"
+    ANALYST = "analyst"
+    READER = "reader"
+
+    @property
+    def label(self) -> str:
+        return _ROLE_META[self][0]
+
+    @property
+    def colour(self) -> str:
+        return _ROLE_META[self][1]
+
+
+_ROLE_META = {
+    Role.ADMIN: ("Platform admin", "red"),
+    Role.ORG_ADMIN: ("Organisation admin", "orange"),
+    Role.ANALYST: ("Analyst", "blue"),
+    Role.READER: ("Reader", "grey"),
+}

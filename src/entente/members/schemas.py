@@ -1,0 +1,137 @@
+"""Pydantic input and output shapes of the members capability (never ORM objects on the wire)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from entente.members.choices import ItuRegion, OrganisationType, Role
+
+T = TypeVar("T")
+
+CountryCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=2, max_length=2)
+]
+Username = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._-]+$"),
+]
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused, so a typo is a 422 naming it rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ListOf(BaseModel, Generic[T]):
+    data: list[T]
+    count: int = Field(description="Number of items matching the filters, over all pages")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end")
+
+
+class MemberStatePublic(BaseModel):
+    alpha2: str
+    alpha3: str
+    numeric: str
+    name: str
+    region: ItuRegion
+    region_label: str
+    organisation_count: int
+
+
+class OrganisationBase(Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+    short_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    type: OrganisationType
+    member_state: CountryCode = Field(description="ISO 3166-1 alpha-2 code of an ITU member state")
+    website: Annotated[str, StringConstraints(max_length=300)] | None = None
+    description: Annotated[str, StringConstraints(max_length=5000)] | None = None
+
+
+class OrganisationCreate(OrganisationBase):
+    pass
+
+
+class OrganisationUpdate(Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)] | None = None
+    short_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    type: OrganisationType | None = None
+    website: Annotated[str, StringConstraints(max_length=300)] | None = None
+    description: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    is_active: bool | None = None
+
+
+class OrganisationPublic(BaseModel):
+    id: int
+    name: str
+    short_name: str | None
+    type: OrganisationType
+    member_state: str
+    website: str | None
+    description: str | None
+    is_active: bool
+    created_at: datetime
+    user_count: int
+
+
+class UserCreate(Strict):
+    username: Username
+    email: EmailStr
+    full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    password: Annotated[str, StringConstraints(max_length=1024)]
+    role: Role
+    organisation_id: int
+
+
+class UserUpdate(Strict):
+    full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    email: str
+    full_name: str
+    role: Role
+    organisation_id: int
+    organisation_name: str
+    is_active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class TokenCreate(Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    expires_in_days: int | None = Field(default=None, ge=1, le=730)
+
+
+class TokenPublic(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    user_id: int
+    username: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    status: str
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The bearer token. Shown once: store it now.")
+
+
+class LoginRequest(Strict):
+    username: str
+    password: str
+
+
+class Me(BaseModel):
+    user: UserPublic
+    sharing_group_ids: list[int]

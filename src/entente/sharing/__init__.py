@@ -1,0 +1,1 @@
+"""Threat sharing: sharing groups now; events, indicators and sightings to come."""

@@ -1,0 +1,83 @@
+"""The application factory: one FastAPI app serving the API, the UI, health and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CollectorRegistry
+from starlette.middleware.sessions import SessionMiddleware
+
+from entente import __version__
+from entente.core import api as core_api
+from entente.core import ui as core_ui
+from entente.core.config import Environment, Settings, get_settings
+from entente.core.db import create_db_engine, make_session_factory
+from entente.core.logging import configure_logging
+from entente.members import api as members_api
+from entente.members import ui as members_ui
+from entente.web import shell
+from entente.web.errors import install_error_handlers
+from entente.web.middleware import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
+from entente.web.templating import make_templates
+
+WEB = Path(__file__).parent
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """The cooperation hub of a partnership of national CERTs.
+
+Authenticate with an API token (`Authorization: Bearer ent_...`), created in the UI under
+*Tokens* or with `entente token create`. Lists are cursor-paginated: pass the `next_cursor`
+of one page as `cursor` to get the next; `limit` is at most 1000. Errors have the shape
+`{"error": {"code", "message", "field"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    engine = create_db_engine(settings)
+    app = FastAPI(
+        title="Entente",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine, settings)
+    app.state.templates = make_templates([WEB / "templates", *capability_template_dirs()])
+    app.state.metrics_registry = CollectorRegistry()
+
+    install_error_handlers(app)
+    app.include_router(core_api.router)
+    app.include_router(members_api.router, prefix=API_PREFIX)
+    app.include_router(core_api.audit_router, prefix=API_PREFIX)
+    app.include_router(shell.router)
+    app.include_router(members_ui.router)
+    app.include_router(core_ui.router)
+    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+
+    # Added innermost first: the session must be decoded before handlers run, and the
+    # body limit must see the raw stream before anything reads it.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="entente_session",
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.environment is Environment.PRODUCTION,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, registry=app.state.metrics_registry)
+    return app
+
+
+def capability_template_dirs() -> list[Path]:
+    root = WEB.parent
+    return [path for path in sorted(root.glob("*/templates")) if path.parent != WEB]

@@ -1,0 +1,150 @@
+"""Fixtures: real SQLite and PostgreSQL (each test in a rolled-back transaction), real Redis.
+
+Under `CI` a missing PostgreSQL or Redis fails the run; on a laptop it skips those cases.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from entente.core.config import Environment, Settings
+from entente.core.db import create_db_engine
+from entente.core.migrate import upgrade
+from entente.web.app import create_app
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ENTENTE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("ENTENTE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def service_missing(what: str, error: Exception) -> None:
+    """A missing service fails under CI (the suite must really use it) and skips elsewhere."""
+    message = f"{what} is not reachable: {error}"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "environment": Environment.TEST,
+        "secret_key": "test-secret-key-" + "x" * 32,
+        "min_password_length": 12,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh database for this test run (one per xdist worker), dropped at the end."""
+    name = f"entente_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        service_missing("PostgreSQL", exc)
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'entente.db'}"
+
+
+@pytest.fixture(scope="session")
+def migrated_engines() -> dict[str, Engine]:
+    return {}
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, backend: str) -> Settings:
+    fixture = "postgres_database" if backend == "postgresql" else "sqlite_database"
+    return make_settings(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def engine(settings: Settings, backend: str, migrated_engines: dict[str, Engine]) -> Engine:
+    if backend not in migrated_engines:
+        engine = create_db_engine(settings)
+        upgrade(engine)
+        migrated_engines[backend] = engine
+    return migrated_engines[backend]
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """One outer transaction per test, rolled back at the end: no test sees another's rows."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        if outer.is_active:
+            outer.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection, settings: Settings) -> sessionmaker[Session]:
+    # Services commit; inside the test transaction each commit releases a SAVEPOINT instead.
+    return sessionmaker(bind=connection, expire_on_commit=False,
+                        join_transaction_mode="create_savepoint", info={"settings": settings})
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def app(settings: Settings, session_factory: sessionmaker[Session]) -> FastAPI:
+    application = create_app(settings)
+    application.state.session_factory = session_factory
+    return application
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing("Redis", exc)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    path = Path(os.environ.get("ENTENTE_TEST_ARTIFACTS", "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
