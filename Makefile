@@ -45,8 +45,8 @@ browser:
 	@/usr/bin/chromium --version
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 import redis
 import sqlalchemy as sa
@@ -28,6 +29,16 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("ENTENTE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 BACKENDS = ["sqlite", "postgresql"]
+
+# Hypothesis: "dev" keeps the edit-test loop fast; "ci" (when CI is set) searches ten times
+# harder, without deadlines, which a loaded CI machine would turn into flaky failures.
+# HYPOTHESIS_PROFILE picks one explicitly. Tests that must reach a fixed number of cases in
+# CI (the access predicate's 10,000) scale their max_examples from the active profile.
+hypothesis.settings.register_profile("dev", max_examples=50)
+hypothesis.settings.register_profile("ci", max_examples=500, deadline=None, print_blob=True)
+hypothesis.settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+)
 
 
 def service_missing(what: str, error: Exception) -> None:
@@ -101,6 +112,10 @@ def connection(engine: Engine) -> Iterator[Connection]:
     """One outer transaction per test, rolled back at the end: no test sees another's rows."""
     with engine.connect() as conn:
         outer = conn.begin()
+        if conn.dialect.name == "sqlite":
+            # pysqlite emits no BEGIN of its own, so the first SAVEPOINT would be the outermost
+            # transaction and a service's commit (RELEASE) would reach the disk.
+            conn.exec_driver_sql("BEGIN")
         yield conn
         if outer.is_active:
             outer.rollback()
@@ -109,8 +124,12 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def session_factory(connection: Connection, settings: Settings) -> sessionmaker[Session]:
     # Services commit; inside the test transaction each commit releases a SAVEPOINT instead.
-    return sessionmaker(bind=connection, expire_on_commit=False,
-                        join_transaction_mode="create_savepoint", info={"settings": settings})
+    return sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        join_transaction_mode="create_savepoint",
+        info={"settings": settings},
+    )
 
 
 @pytest.fixture
@@ -148,3 +167,36 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("ENTENTE_TEST_ARTIFACTS", "test-artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def scratch_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """Makes an empty database of its own per call, for code that commits for real (CLI, demo).
+
+    Such code would leave rows behind in the shared databases that the rolled-back tests
+    assume clean. PostgreSQL scratch databases are dropped at the end of the run.
+    """
+    created: list[str] = []
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('scratch') / 'entente.db'}"
+        name = f"entente_scratch_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        except sa.exc.OperationalError as exc:
+            service_missing("PostgreSQL", exc)
+        finally:
+            admin.dispose()
+        created.append(name)
+        return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+    yield make
+    if created:
+        admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in created:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

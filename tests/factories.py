@@ -17,7 +17,9 @@ _counter = itertools.count(1)
 
 
 def make_organisation(
-    session: Session, member_state: str = "GH", type: OrganisationType = OrganisationType.NATIONAL_CERT,
+    session: Session,
+    member_state: str = "GH",
+    type: OrganisationType = OrganisationType.NATIONAL_CERT,
     name: str | None = None,
 ) -> Organisation:
     name = name or f"Test CERT {next(_counter)}"
@@ -27,16 +29,26 @@ def make_organisation(
 
 
 def make_user(
-    session: Session, organisation: Organisation, role: Role = Role.ANALYST, username: str | None = None
+    session: Session,
+    organisation: Organisation,
+    role: Role = Role.ANALYST,
+    username: str | None = None,
 ) -> User:
     username = username or f"user{next(_counter)}"
-    data = UserCreate(username=username, email=f"{username}@example.org", password=PASSWORD,
-                      role=role, organisation_id=organisation.id)
+    data = UserCreate(
+        username=username,
+        email=f"{username}@example.org",
+        password=PASSWORD,
+        role=role,
+        organisation_id=organisation.id,
+    )
     return accounts.create_user(session, SYSTEM, None, data)
 
 
 def make_token(session: Session, user: User, name: str = "test", days: int | None = None) -> str:
-    _token, clear = accounts.create_token(session, SYSTEM, user, TokenCreate(name=name, expires_in_days=days))
+    _token, clear = accounts.create_token(
+        session, SYSTEM, user, TokenCreate(name=name, expires_in_days=days)
+    )
     return clear
 
 

@@ -41,11 +41,16 @@ def test_member_states_paginate_without_gaps_or_repeats(client: TestClient) -> N
 def test_create_organisation_as_admin_is_audited(client: TestClient, session: Session) -> None:
     admin = make_user(session, make_organisation(session), Role.ADMIN)
     token = make_token(session, admin)
-    response = client.post("/api/v1/organisations", headers=auth(token),
-                           json={"name": "CERT-Test Ghana", "type": "national_cert", "member_state": "gh"})
+    response = client.post(
+        "/api/v1/organisations",
+        headers=auth(token),
+        json={"name": "CERT-Test Ghana", "type": "national_cert", "member_state": "gh"},
+    )
     assert response.status_code == 201, response.text
     assert response.json()["member_state"] == "GH"
-    audit = client.get("/api/v1/audit", headers=auth(token), params={"action": "organisation.create"})
+    audit = client.get(
+        "/api/v1/audit", headers=auth(token), params={"action": "organisation.create"}
+    )
     assert any(e["detail"].get("name") == "CERT-Test Ghana" for e in audit.json()["data"])
 
 
@@ -53,8 +58,11 @@ def test_unknown_country_code_is_422_naming_the_field(client: TestClient, sessio
     admin = make_user(session, make_organisation(session), Role.ADMIN)
     token = make_token(session, admin)
     before = session.scalar(select(func.count(Organisation.id)))
-    response = client.post("/api/v1/organisations", headers=auth(token),
-                           json={"name": "Nowhere CERT", "type": "national_cert", "member_state": "QQ"})
+    response = client.post(
+        "/api/v1/organisations",
+        headers=auth(token),
+        json={"name": "Nowhere CERT", "type": "national_cert", "member_state": "QQ"},
+    )
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "member_state"
     assert session.scalar(select(func.count(Organisation.id))) == before

@@ -101,8 +101,11 @@ def can_see(viewer: Viewer, marking: Marking) -> bool:
     ):
         return True
     if marking.distribution is Distribution.SHARING_GROUP:
+        # Group membership counts only for a member: a viewer without an organisation
+        # carrying group ids is half-made, and the predicate fails closed on it.
         return (
-            marking.tlp in GROUP_TLPS
+            viewer.is_member
+            and marking.tlp in GROUP_TLPS
             and marking.sharing_group_id is not None
             and marking.sharing_group_id in viewer.sharing_group_ids
         )
@@ -159,19 +162,19 @@ class AccessControlled:
     __access_type__: str
 
     @declared_attr
-    def owner_organisation_id(cls) -> Mapped[int]:  # noqa: N805
+    def owner_organisation_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("organisation.id"), index=True)
 
     @declared_attr
-    def tlp(cls) -> Mapped[TLP]:  # noqa: N805
+    def tlp(cls) -> Mapped[TLP]:
         return mapped_column(_enum_column(TLP, 16), index=True)
 
     @declared_attr
-    def distribution(cls) -> Mapped[Distribution]:  # noqa: N805
+    def distribution(cls) -> Mapped[Distribution]:
         return mapped_column(_enum_column(Distribution, 16))
 
     @declared_attr
-    def sharing_group_id(cls) -> Mapped[int | None]:  # noqa: N805
+    def sharing_group_id(cls) -> Mapped[int | None]:
         return mapped_column(ForeignKey("sharing_group.id"), index=True, nullable=True)
 
 
@@ -191,7 +194,7 @@ def visible_to(viewer: Viewer, model: Any) -> ColumnElement[bool]:
                 )
             )
         )
-    if viewer.sharing_group_ids:
+    if viewer.is_member and viewer.sharing_group_ids:
         clauses.append(
             and_(
                 distribution == Distribution.SHARING_GROUP,

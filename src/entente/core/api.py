@@ -15,9 +15,10 @@ from entente.core import audit
 from entente.core.schemas import AuditEntryPublic, Health
 from entente.members.schemas import ListOf
 from entente.web.deps import AdminDep, PageDep, SessionDep, SettingsDep
+from entente.web.errors import ERROR_RESPONSES
 
 router = APIRouter(tags=["operations"])
-audit_router = APIRouter(prefix="/audit", tags=["audit"])
+audit_router = APIRouter(prefix="/audit", tags=["audit"], responses=ERROR_RESPONSES)
 
 
 @router.get("/healthz", response_model=Health)
@@ -48,7 +49,9 @@ def readyz(session: SessionDep, settings: SettingsDep) -> Response:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST
+    )
 
 
 @audit_router.get("", response_model=ListOf[AuditEntryPublic])
@@ -62,5 +65,6 @@ def list_audit_entries(
     result = audit.list_entries(session, filters, page)
     return ListOf[AuditEntryPublic](
         data=[AuditEntryPublic.model_validate(e, from_attributes=True) for e in result.items],
-        count=result.count, next_cursor=result.next_cursor,
+        count=result.count,
+        next_cursor=result.next_cursor,
     )

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import AwareDatetime
 from sqlalchemy import JSON, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from entente.core.clock import utcnow
 from entente.core.db import Base, UTCDateTime
 from entente.core.pagination import Order, Page, PageRequest, paginate
+from entente.core.schemas import PlainText
 
 
 class AuditEntry(Base):
@@ -71,11 +73,12 @@ def actions(session: Session) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
-    action: str | None = None
-    actor: str | None = None
-    object_type: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    action: PlainText | None = None
+    actor: PlainText | None = None
+    object_type: PlainText | None = None
+    # Aware only: a naive time is ambiguous, so it is a 422 naming the field, not a guess.
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
 
 
 def list_entries(session: Session, filters: AuditFilter, page: PageRequest) -> Page[AuditEntry]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -41,7 +43,9 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadValue("cursor is not one this server issued", field="cursor", value=cursor) from exc
+        raise BadValue(
+            "cursor is not one this server issued", field="cursor", value=cursor
+        ) from exc
     if not isinstance(values, list) or len(values) != width:
         raise BadValue("cursor is not one this server issued", field="cursor", value=cursor)
     return values
@@ -68,7 +72,7 @@ class PageRequest:
 
 def paginate(
     session: Session,
-    query: Select[tuple[T]],
+    query: Select[T],
     keys: Sequence[InstrumentedAttribute[Any]],
     request: PageRequest,
     order: Order = Order.ASC,
@@ -78,6 +82,9 @@ def paginate(
     count = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     if request.cursor:
         values = decode_cursor(request.cursor, len(keys))
+        values = [
+            _typed(key, value, request.cursor) for key, value in zip(keys, values, strict=True)
+        ]
         query = query.where(_beyond(keys, values, order))
     ordering = [key.desc() if order is Order.DESC else key.asc() for key in keys]
     rows = list(session.scalars(query.order_by(*ordering).limit(limit + 1)))
@@ -86,6 +93,23 @@ def paginate(
         rows = rows[:limit]
         next_cursor = encode_cursor([getattr(rows[-1], key.key) for key in keys])
     return Page(items=rows, next_cursor=next_cursor, count=count)
+
+
+def _typed(key: InstrumentedAttribute[Any], value: Any, cursor: str) -> Any:
+    """A cursor value of its key's type; a forged one is a 422, never a driver error."""
+    expected = key.type.python_type
+    if expected is datetime and isinstance(value, str):
+        with suppress(ValueError):
+            value = datetime.fromisoformat(value)
+    wrong_type = (
+        not isinstance(value, expected)
+        or (expected is int and isinstance(value, bool))
+        or (isinstance(value, datetime) and value.tzinfo is None)
+    )
+    # PostgreSQL text cannot hold NUL, so such a value can only come from a forged cursor.
+    if wrong_type or (isinstance(value, str) and "\x00" in value):
+        raise BadValue("cursor is not one this server issued", field="cursor", value=cursor)
+    return value
 
 
 def _beyond(keys: Sequence[InstrumentedAttribute[Any]], values: list[Any], order: Order) -> Any:

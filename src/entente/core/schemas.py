@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
+
+
+def refuse_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL and no honest input has one: refuse it at the edge."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Free text from a query string or path, safe to hand to any database.
+PlainText = Annotated[str, AfterValidator(refuse_nul)]
 
 
 class Health(BaseModel):

@@ -44,8 +44,12 @@ class Principal:
     via: str
 
     def actor(self, client_address: str | None = None) -> Actor:
-        return Actor(label=self.user.username, via=self.via, user_id=self.user.id,
-                     client_address=client_address)
+        return Actor(
+            label=self.user.username,
+            via=self.via,
+            user_id=self.user.id,
+            client_address=client_address,
+        )
 
 
 def load_viewer(session: Session, user: User) -> Viewer:
@@ -54,8 +58,9 @@ def load_viewer(session: Session, user: User) -> Viewer:
             SharingGroupMember.organisation_id == user.organisation_id
         )
     )
-    return Viewer(user_id=user.id, organisation_id=user.organisation_id,
-                  sharing_group_ids=frozenset(groups))
+    return Viewer(
+        user_id=user.id, organisation_id=user.organisation_id, sharing_group_ids=frozenset(groups)
+    )
 
 
 def check_password_strength(settings: Settings, password: str, username: str) -> None:
@@ -63,17 +68,28 @@ def check_password_strength(settings: Settings, password: str, username: str) ->
     if len(password) < settings.min_password_length:
         raise BadValue(
             f"password must be at least {settings.min_password_length} characters",
-            field="password", value="***",
+            field="password",
+            value="***",
         )
     lowered = password.lower()
     if username.lower() in lowered or len(set(password)) < 5 or lowered in _COMMON_PASSWORDS:
         raise BadValue("password is too easy to guess", field="password", value="***")
 
 
-_COMMON_PASSWORDS = frozenset({
-    "password1234", "123456789012", "qwertyuiop12", "passwordpassword", "administrator",
-    "letmein12345", "welcome12345", "changeme1234", "iloveyou1234", "entente12345",
-})
+_COMMON_PASSWORDS = frozenset(
+    {
+        "password1234",
+        "123456789012",
+        "qwertyuiop12",
+        "passwordpassword",
+        "administrator",
+        "letmein12345",
+        "welcome12345",
+        "changeme1234",
+        "iloveyou1234",
+        "entente12345",
+    }
+)
 
 
 # ---- users -----------------------------------------------------------------------------
@@ -81,17 +97,25 @@ _COMMON_PASSWORDS = frozenset({
 
 def user_public(user: User) -> UserPublic:
     return UserPublic(
-        id=user.id, username=user.username, email=user.email, full_name=user.full_name,
-        role=user.role, organisation_id=user.organisation_id,
-        organisation_name=user.organisation.name, is_active=user.is_active,
-        created_at=user.created_at, last_login_at=user.last_login_at,
+        id=user.id,
+        username=user.username,
+        email=user.email,
+        full_name=user.full_name,
+        role=user.role,
+        organisation_id=user.organisation_id,
+        organisation_name=user.organisation.name,
+        is_active=user.is_active,
+        created_at=user.created_at,
+        last_login_at=user.last_login_at,
     )
 
 
-def list_users(session: Session, by: User, filters: UserFilter, page: PageRequest) -> Page[UserPublic]:
-    """Platform admins see every user; everyone else sees the users of their organisation."""
+def list_users(
+    session: Session, by: User | None, filters: UserFilter, page: PageRequest
+) -> Page[UserPublic]:
+    """Admins and the CLI operator (`by` None) see every user; others their own organisation's."""
     query = select(User).options(joinedload(User.organisation))
-    if by.role is not Role.ADMIN:
+    if by is not None and by.role is not Role.ADMIN:
         query = query.where(User.organisation_id == by.organisation_id)
     if filters.organisation_id is not None:
         query = query.where(User.organisation_id == filters.organisation_id)
@@ -99,17 +123,23 @@ def list_users(session: Session, by: User, filters: UserFilter, page: PageReques
         query = query.where(User.role == filters.role)
     if filters.q:
         like = f"%{filters.q.lower()}%"
-        query = query.where(or_(func.lower(User.username).like(like),
-                                func.lower(User.full_name).like(like),
-                                func.lower(User.email).like(like)))
+        query = query.where(
+            or_(
+                func.lower(User.username).like(like),
+                func.lower(User.full_name).like(like),
+                func.lower(User.email).like(like),
+            )
+        )
     result = paginate(session, query, [User.username, User.id], page)
     return Page([user_public(u) for u in result.items], result.next_cursor, result.count)
 
 
-def get_user(session: Session, by: User, user_id: int) -> User:
-    """A user `by` may see; others are reported as absent, not forbidden."""
+def get_user(session: Session, by: User | None, user_id: int) -> User:
+    """A user `by` may see (any, for the CLI operator); others are reported as absent."""
     user = session.get(User, user_id)
-    if user is None or (by.role is not Role.ADMIN and user.organisation_id != by.organisation_id):
+    if user is None or (
+        by is not None and by.role is not Role.ADMIN and user.organisation_id != by.organisation_id
+    ):
         raise NotFound(f"no user with id {user_id}", field="user_id", value=user_id)
     return user
 
@@ -129,19 +159,33 @@ def create_user(session: Session, actor: Actor, by: User | None, data: UserCreat
     settings = _settings_of(session)
     check_password_strength(settings, data.password, data.username)
     _refuse_taken(session, data.username, str(data.email))
-    user = User(username=data.username, email=str(data.email).lower(), full_name=data.full_name,
-                password_hash=hash_password(data.password), role=data.role,
-                organisation_id=organisation.id)
+    user = User(
+        username=data.username,
+        email=str(data.email).lower(),
+        full_name=data.full_name,
+        password_hash=hash_password(data.password),
+        role=data.role,
+        organisation_id=organisation.id,
+    )
     with translate_db_errors():
         session.add(user)
         session.flush()
-        audit.record(session, actor, "user.create", ("user", user.id), username=user.username,
-                     role=user.role.value, organisation=organisation.name)
+        audit.record(
+            session,
+            actor,
+            "user.create",
+            ("user", user.id),
+            username=user.username,
+            role=user.role.value,
+            organisation=organisation.name,
+        )
         session.commit()
     return user
 
 
-def update_user(session: Session, actor: Actor, by: User | None, user: User, data: UserUpdate) -> User:
+def update_user(
+    session: Session, actor: Actor, by: User | None, user: User, data: UserUpdate
+) -> User:
     changes = data.model_dump(exclude_unset=True)
     if by is not None:
         _check_may_manage(by, user.organisation_id, changes.get("role", user.role))
@@ -149,8 +193,14 @@ def update_user(session: Session, actor: Actor, by: User | None, user: User, dat
             raise PermissionDenied("you may not change your own role or deactivate yourself")
     for key, value in changes.items():
         setattr(user, key, value)
-    audit.record(session, actor, "user.update", ("user", user.id), username=user.username,
-                 **{k: str(v) for k, v in changes.items()})
+    audit.record(
+        session,
+        actor,
+        "user.update",
+        ("user", user.id),
+        username=user.username,
+        **{k: str(v) for k, v in changes.items()},
+    )
     session.commit()
     return user
 
@@ -162,14 +212,18 @@ def _check_may_manage(by: User, organisation_id: int, role: Role) -> None:
         if role not in ORG_ADMIN_GRANTABLE:
             raise PermissionDenied(f"an organisation admin may not grant the role '{role.value}'")
         return
-    raise PermissionDenied("only admins, and organisation admins for their own organisation, manage users")
+    raise PermissionDenied(
+        "only admins, and organisation admins for their own organisation, manage users"
+    )
 
 
 def _refuse_taken(session: Session, username: str, email: str) -> None:
     if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         raise Conflict(f"the username '{username}' is taken", field="username", value=username)
     if session.scalar(select(User.id).where(User.email == email.lower())):
-        raise Conflict(f"the e-mail address '{email}' is already registered", field="email", value=email)
+        raise Conflict(
+            f"the e-mail address '{email}' is already registered", field="email", value=email
+        )
 
 
 def _settings_of(session: Session) -> Settings:
@@ -189,18 +243,26 @@ def authenticate(session: Session, username: str, password: str, client_address:
     user = session.scalar(select(User).where(User.username == username))
     valid = verify_password(user.password_hash if user else DUMMY_HASH, password)
     if user is None or not valid or not user.is_active or not user.organisation.is_active:
-        session.add(LoginAttempt(username=username[:64], client_address=client_address[:64], at=utcnow()))
+        session.add(
+            LoginAttempt(username=username[:64], client_address=client_address[:64], at=utcnow())
+        )
         session.commit()
         raise NotAuthenticated("unknown username or wrong password")
     session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
     user.last_login_at = utcnow()
-    audit.record(session, Actor(label=user.username, via="ui", user_id=user.id,
-                                client_address=client_address), "user.login", ("user", user.id))
+    audit.record(
+        session,
+        Actor(label=user.username, via="ui", user_id=user.id, client_address=client_address),
+        "user.login",
+        ("user", user.id),
+    )
     session.commit()
     return user
 
 
-def _refuse_if_rate_limited(session: Session, settings: Settings, username: str, address: str) -> None:
+def _refuse_if_rate_limited(
+    session: Session, settings: Settings, username: str, address: str
+) -> None:
     since = utcnow() - timedelta(seconds=settings.login_window_seconds)
     recent = select(func.count(LoginAttempt.id)).where(LoginAttempt.at >= since)
     by_name = session.scalar(recent.where(LoginAttempt.username == username)) or 0
@@ -208,9 +270,8 @@ def _refuse_if_rate_limited(session: Session, settings: Settings, username: str,
     by_address = session.scalar(recent.where(LoginAttempt.client_address == address)) or 0
     limit = settings.login_attempts_per_window
     if by_name >= limit or by_address >= 4 * limit:
-        raise RateLimited(
-            f"too many failed logins; try again in {settings.login_window_seconds // 60 or 1} minutes"
-        )
+        minutes = settings.login_window_seconds // 60 or 1
+        raise RateLimited(f"too many failed logins; try again in {minutes} minutes")
 
 
 # ---- API tokens ------------------------------------------------------------------------
@@ -224,28 +285,51 @@ def token_status(token: ApiToken) -> str:
 
 def token_public(token: ApiToken) -> TokenPublic:
     return TokenPublic(
-        id=token.id, name=token.name, prefix=token.prefix, user_id=token.user_id,
-        username=token.user.username, created_at=token.created_at, expires_at=token.expires_at,
-        revoked_at=token.revoked_at, last_used_at=token.last_used_at, status=token_status(token),
+        id=token.id,
+        name=token.name,
+        prefix=token.prefix,
+        user_id=token.user_id,
+        username=token.user.username,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        revoked_at=token.revoked_at,
+        last_used_at=token.last_used_at,
+        status=token_status(token),
     )
 
 
-def create_token(session: Session, actor: Actor, owner: User, data: TokenCreate) -> tuple[ApiToken, str]:
+def create_token(
+    session: Session, actor: Actor, owner: User, data: TokenCreate
+) -> tuple[ApiToken, str]:
     """A new token for `owner`; returns the row and the clear token, which is never stored."""
     settings = _settings_of(session)
     clear = new_token()
     days = data.expires_in_days or settings.token_default_days
-    token = ApiToken(user_id=owner.id, name=data.name, prefix=clear[:12],
-                     token_hash=hash_token(clear), expires_at=utcnow() + timedelta(days=days))
+    token = ApiToken(
+        user_id=owner.id,
+        name=data.name,
+        prefix=clear[:12],
+        token_hash=hash_token(clear),
+        expires_at=utcnow() + timedelta(days=days),
+    )
     session.add(token)
     session.flush()
-    audit.record(session, actor, "token.create", ("token", token.id), name=token.name,
-                 owner=owner.username, expires_at=token.expires_at.isoformat())
+    audit.record(
+        session,
+        actor,
+        "token.create",
+        ("token", token.id),
+        name=token.name,
+        owner=owner.username,
+        expires_at=token.expires_at.isoformat(),
+    )
     session.commit()
     return token, clear
 
 
-def list_tokens(session: Session, by: User, page: PageRequest, owner_id: int | None = None) -> Page[TokenPublic]:
+def list_tokens(
+    session: Session, by: User, page: PageRequest, owner_id: int | None = None
+) -> Page[TokenPublic]:
     """A user's own tokens; admins may list another user's by `owner_id`."""
     query = select(ApiToken).options(joinedload(ApiToken.user))
     if by.role is Role.ADMIN and owner_id is not None:
@@ -258,10 +342,10 @@ def list_tokens(session: Session, by: User, page: PageRequest, owner_id: int | N
     return Page([token_public(t) for t in result.items], result.next_cursor, result.count)
 
 
-def get_token(session: Session, by: User, token_id: int) -> ApiToken:
-    """A token `by` may manage: their own, or any for a platform admin."""
+def get_token(session: Session, by: User | None, token_id: int) -> ApiToken:
+    """A token `by` may manage: their own, or any for a platform admin or the CLI operator."""
     token = session.get(ApiToken, token_id)
-    if token is None or (by.role is not Role.ADMIN and token.user_id != by.id):
+    if token is None or (by is not None and by.role is not Role.ADMIN and token.user_id != by.id):
         raise NotFound(f"no token with id {token_id}", field="token_id", value=token_id)
     return token
 
@@ -269,8 +353,14 @@ def get_token(session: Session, by: User, token_id: int) -> ApiToken:
 def revoke_token(session: Session, actor: Actor, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        audit.record(session, actor, "token.revoke", ("token", token.id), name=token.name,
-                     owner=token.user.username)
+        audit.record(
+            session,
+            actor,
+            "token.revoke",
+            ("token", token.id),
+            name=token.name,
+            owner=token.user.username,
+        )
         session.commit()
     return token
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Path, Request, status
 
 from entente.core.pagination import Page
 from entente.members import accounts, service
@@ -17,6 +17,7 @@ from entente.members.schemas import (
     OrganisationCreate,
     OrganisationPublic,
     OrganisationUpdate,
+    RowId,
     TokenCreate,
     TokenCreated,
     TokenPublic,
@@ -32,8 +33,9 @@ from entente.web.deps import (
     SessionDep,
     client_address,
 )
+from entente.web.errors import ERROR_RESPONSES
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 T = TypeVar("T")
 
 
@@ -44,15 +46,15 @@ def _list(page: Page[T]) -> ListOf[T]:
 # ---- declared loaders: "load this row or 404, and check the caller may act on it" -------
 
 
-def organisation_dep(organisation_id: int, session: SessionDep, _p: PrincipalDep) -> Organisation:
+def organisation_dep(organisation_id: RowId, session: SessionDep, _p: PrincipalDep) -> Organisation:
     return service.get_organisation(session, organisation_id)
 
 
-def user_dep(user_id: int, session: SessionDep, principal: PrincipalDep) -> User:
+def user_dep(user_id: RowId, session: SessionDep, principal: PrincipalDep) -> User:
     return accounts.get_user(session, principal.user, user_id)
 
 
-def token_dep(token_id: int, session: SessionDep, principal: PrincipalDep) -> ApiToken:
+def token_dep(token_id: RowId, session: SessionDep, principal: PrincipalDep) -> ApiToken:
     return accounts.get_token(session, principal.user, token_id)
 
 
@@ -76,7 +78,10 @@ def list_member_states(
 
 
 @router.get("/member-states/{code}", response_model=MemberStatePublic, tags=["member states"])
-def get_member_state(code: str, session: SessionDep) -> MemberStatePublic:
+def get_member_state(
+    code: Annotated[str, Path(pattern=r"^[A-Za-z]{2,3}$", description="alpha-2 or alpha-3")],
+    session: SessionDep,
+) -> MemberStatePublic:
     """One member state by ISO 3166-1 alpha-2 or alpha-3 code."""
     return service.member_state_public(session, service.get_member_state(session, code))
 
@@ -86,14 +91,20 @@ def get_member_state(code: str, session: SessionDep) -> MemberStatePublic:
 
 @router.get("/organisations", response_model=ListOf[OrganisationPublic], tags=["organisations"])
 def list_organisations(
-    session: SessionDep, _p: PrincipalDep, filters: Annotated[OrganisationFilter, Depends()],
+    session: SessionDep,
+    _p: PrincipalDep,
+    filters: Annotated[OrganisationFilter, Depends()],
     page: PageDep,
 ) -> ListOf[OrganisationPublic]:
     return _list(service.list_organisations(session, filters, page))
 
 
-@router.post("/organisations", response_model=OrganisationPublic,
-             status_code=status.HTTP_201_CREATED, tags=["organisations"])
+@router.post(
+    "/organisations",
+    response_model=OrganisationPublic,
+    status_code=status.HTTP_201_CREATED,
+    tags=["organisations"],
+)
 def create_organisation(
     data: OrganisationCreate, session: SessionDep, admin: AdminDep, request: Request
 ) -> OrganisationPublic:
@@ -102,22 +113,28 @@ def create_organisation(
     return service.organisation_public(organisation, 0)
 
 
-@router.get("/organisations/{organisation_id}", response_model=OrganisationPublic,
-            tags=["organisations"])
+@router.get(
+    "/organisations/{organisation_id}", response_model=OrganisationPublic, tags=["organisations"]
+)
 def get_organisation(organisation: OrganisationDep) -> OrganisationPublic:
     return service.organisation_public(organisation)
 
 
-@router.patch("/organisations/{organisation_id}", response_model=OrganisationPublic,
-              tags=["organisations"])
+@router.patch(
+    "/organisations/{organisation_id}", response_model=OrganisationPublic, tags=["organisations"]
+)
 def update_organisation(
-    organisation: OrganisationDep, data: OrganisationUpdate, session: SessionDep,
-    manager: ManagerDep, request: Request,
+    organisation: OrganisationDep,
+    data: OrganisationUpdate,
+    session: SessionDep,
+    manager: ManagerDep,
+    request: Request,
 ) -> OrganisationPublic:
     """Platform admins edit any organisation; organisation admins edit their own."""
     service.check_may_edit_organisation(manager.user, organisation)
-    updated = service.update_organisation(session, manager.actor(client_address(request)),
-                                          organisation, data)
+    updated = service.update_organisation(
+        session, manager.actor(client_address(request)), organisation, data
+    )
     return service.organisation_public(updated)
 
 
@@ -127,21 +144,26 @@ def update_organisation(
 @router.get("/me", response_model=Me, tags=["users"])
 def me(principal: PrincipalDep) -> Me:
     """Who the token or session belongs to, and the sharing groups its organisation is in."""
-    return Me(user=accounts.user_public(principal.user),
-              sharing_group_ids=sorted(principal.viewer.sharing_group_ids))
+    return Me(
+        user=accounts.user_public(principal.user),
+        sharing_group_ids=sorted(principal.viewer.sharing_group_ids),
+    )
 
 
 @router.get("/users", response_model=ListOf[UserPublic], tags=["users"])
 def list_users(
-    session: SessionDep, principal: PrincipalDep, filters: Annotated[UserFilter, Depends()],
+    session: SessionDep,
+    principal: PrincipalDep,
+    filters: Annotated[UserFilter, Depends()],
     page: PageDep,
 ) -> ListOf[UserPublic]:
     """Platform admins see all users; others see the users of their own organisation."""
     return _list(accounts.list_users(session, principal.user, filters, page))
 
 
-@router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED,
-             tags=["users"])
+@router.post(
+    "/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED, tags=["users"]
+)
 def create_user(
     data: UserCreate, session: SessionDep, manager: ManagerDep, request: Request
 ) -> UserPublic:
@@ -168,14 +190,15 @@ def update_user(
 
 @router.get("/tokens", response_model=ListOf[TokenPublic], tags=["tokens"])
 def list_tokens(
-    session: SessionDep, principal: PrincipalDep, page: PageDep, user_id: int | None = None
+    session: SessionDep, principal: PrincipalDep, page: PageDep, user_id: RowId | None = None
 ) -> ListOf[TokenPublic]:
     """Your tokens; platform admins see everyone's, or one user's with `user_id`."""
     return _list(accounts.list_tokens(session, principal.user, page, user_id))
 
 
-@router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED,
-             tags=["tokens"])
+@router.post(
+    "/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED, tags=["tokens"]
+)
 def create_token(
     data: TokenCreate, session: SessionDep, principal: PrincipalDep, request: Request
 ) -> TokenCreated:
@@ -192,5 +215,3 @@ def revoke_token(
     """Revoke a token at once; it stays listed as revoked, for the record."""
     actor = principal.actor(client_address(request))
     return accounts.token_public(accounts.revoke_token(session, actor, token))
-
-

@@ -4,25 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from entente.core.schemas import PlainText
 from entente.members.choices import ItuRegion, OrganisationType, Role
+from entente.members.schemas import RowId
 
 
 @dataclass(frozen=True, slots=True)
 class MemberStateFilter:
     region: ItuRegion | None = None
-    q: str | None = None
+    q: PlainText | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OrganisationFilter:
-    member_state: str | None = None
+    member_state: PlainText | None = None
     type: OrganisationType | None = None
     region: ItuRegion | None = None
-    q: str | None = None
+    q: PlainText | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class UserFilter:
-    organisation_id: int | None = None
+    organisation_id: RowId | None = None
     role: Role | None = None
-    q: str | None = None
+    q: PlainText | None = None

@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from annotated_types import Ge, Le
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
+from entente.core.schemas import refuse_nul
 from entente.members.choices import ItuRegion, OrganisationType, Role
 
 T = TypeVar("T")
+
+# Ids are SQL INTEGER columns: bounding them at the edge makes a huge id a 422 naming it,
+# where SQLite would otherwise fail with an overflow deep in the driver.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Ge(1), Le(MAX_ROW_ID)]
 
 CountryCode = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=2, max_length=2)
 ]
 Username = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._-]+$"),
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._-]+$"
+    ),
 ]
 
 
@@ -25,11 +42,32 @@ class Strict(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*")
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        return refuse_nul(value) if isinstance(value, str) else value
+
+
+class Patch(Strict):
+    """Every field optional: absent leaves a value as it is. `null` clears only the fields
+    named in `clearable`; for the others it is refused (422), never stored."""
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*")
+    @classmethod
+    def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.clearable:
+            raise ValueError("may be left out, but not null")
+        return value
+
 
 class ListOf(BaseModel, Generic[T]):
     data: list[T]
     count: int = Field(description="Number of items matching the filters, over all pages")
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
 
 
 class MemberStatePublic(BaseModel):
@@ -44,7 +82,9 @@ class MemberStatePublic(BaseModel):
 
 class OrganisationBase(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
-    short_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    short_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = (
+        None
+    )
     type: OrganisationType
     member_state: CountryCode = Field(description="ISO 3166-1 alpha-2 code of an ITU member state")
     website: Annotated[str, StringConstraints(max_length=300)] | None = None
@@ -55,9 +95,16 @@ class OrganisationCreate(OrganisationBase):
     pass
 
 
-class OrganisationUpdate(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)] | None = None
-    short_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+class OrganisationUpdate(Patch):
+    clearable = frozenset({"short_name", "website", "description"})
+
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+        | None
+    ) = None
+    short_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = (
+        None
+    )
     type: OrganisationType | None = None
     website: Annotated[str, StringConstraints(max_length=300)] | None = None
     description: Annotated[str, StringConstraints(max_length=5000)] | None = None
@@ -83,11 +130,13 @@ class UserCreate(Strict):
     full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
     password: Annotated[str, StringConstraints(max_length=1024)]
     role: Role
-    organisation_id: int
+    organisation_id: RowId
 
 
-class UserUpdate(Strict):
-    full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+class UserUpdate(Patch):
+    full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        None
+    )
     role: Role | None = None
     is_active: bool | None = None
 
@@ -98,7 +147,7 @@ class UserPublic(BaseModel):
     email: str
     full_name: str
     role: Role
-    organisation_id: int
+    organisation_id: RowId
     organisation_name: str
     is_active: bool
     created_at: datetime

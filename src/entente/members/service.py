@@ -20,7 +20,7 @@ from entente.members.schemas import (
 )
 
 
-def _organisation_counts() -> Select[tuple[int, int]]:
+def _organisation_counts() -> Select[int, int]:
     return select(Organisation.member_state_id, func.count(Organisation.id)).group_by(
         Organisation.member_state_id
     )
@@ -36,7 +36,10 @@ def list_member_states(
     if filters.q:
         like = f"%{filters.q.lower()}%"
         query = query.where(
-            or_(func.lower(MemberState.name).like(like), func.lower(MemberState.alpha2) == filters.q.lower())
+            or_(
+                func.lower(MemberState.name).like(like),
+                func.lower(MemberState.alpha2) == filters.q.lower(),
+            )
         )
     result = paginate(session, query, [MemberState.name, MemberState.id], page)
     counts = {state_id: count for state_id, count in session.execute(_organisation_counts())}
@@ -96,7 +99,10 @@ def list_organisations(
     if filters.q:
         like = f"%{filters.q.lower()}%"
         query = query.where(
-            or_(func.lower(Organisation.name).like(like), func.lower(Organisation.short_name).like(like))
+            or_(
+                func.lower(Organisation.name).like(like),
+                func.lower(Organisation.short_name).like(like),
+            )
         )
     result = paginate(session, query, [Organisation.name, Organisation.id], page)
     user_counts = _user_counts(session, [org.id for org in result.items])
@@ -122,12 +128,35 @@ def get_organisation(session: Session, organisation_id: int) -> Organisation:
     organisation = session.get(Organisation, organisation_id)
     if organisation is None:
         raise NotFound(
-            f"no organisation with id {organisation_id}", field="organisation_id", value=organisation_id
+            f"no organisation with id {organisation_id}",
+            field="organisation_id",
+            value=organisation_id,
         )
     return organisation
 
 
-def organisation_public(organisation: Organisation, user_count: int | None = None) -> OrganisationPublic:
+def find_organisation(session: Session, reference: str) -> Organisation:
+    """An organisation by id, name or short name (case-insensitive): what an operator types."""
+    reference = reference.strip()
+    if reference.isdigit():
+        return get_organisation(session, int(reference))
+    # Names are unique; short names are not, so one only counts when it is unambiguous.
+    by_name = session.scalar(
+        select(Organisation).where(func.lower(Organisation.name) == reference.lower())
+    )
+    if by_name is not None:
+        return by_name
+    same_short_name = func.lower(Organisation.short_name) == reference.lower()
+    by_short_name = list(session.scalars(select(Organisation).where(same_short_name).limit(2)))
+    if len(by_short_name) != 1:
+        problem = "no organisation" if not by_short_name else "more than one organisation"
+        raise NotFound(f"{problem} named '{reference}'", field="organisation", value=reference)
+    return by_short_name[0]
+
+
+def organisation_public(
+    organisation: Organisation, user_count: int | None = None
+) -> OrganisationPublic:
     return OrganisationPublic(
         id=organisation.id,
         name=organisation.name,
@@ -157,8 +186,14 @@ def create_organisation(session: Session, actor: Actor, data: OrganisationCreate
     with translate_db_errors():
         session.add(organisation)
         session.flush()
-        audit.record(session, actor, "organisation.create", ("organisation", organisation.id),
-                     name=organisation.name, member_state=state.alpha2)
+        audit.record(
+            session,
+            actor,
+            "organisation.create",
+            ("organisation", organisation.id),
+            name=organisation.name,
+            member_state=state.alpha2,
+        )
         session.commit()
     return organisation
 
@@ -172,8 +207,13 @@ def update_organisation(
     for key, value in changes.items():
         setattr(organisation, key, value)
     with translate_db_errors():
-        audit.record(session, actor, "organisation.update", ("organisation", organisation.id),
-                     **{k: str(v) for k, v in changes.items()})
+        audit.record(
+            session,
+            actor,
+            "organisation.update",
+            ("organisation", organisation.id),
+            **{k: str(v) for k, v in changes.items()},
+        )
         session.commit()
     return organisation
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from prometheus_client import CollectorRegistry
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -62,8 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(core_ui.router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 
-    # Added innermost first: the session must be decoded before handlers run, and the
-    # body limit must see the raw stream before anything reads it.
+    # Added innermost first: the session must be decoded before handlers run, the body
+    # limit must see the raw stream before anything reads it, and the security headers go
+    # on every response, the body limit's 413 included.
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -72,8 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.environment is Environment.PRODUCTION,
     )
-    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, registry=app.state.metrics_registry)
     return app
 

@@ -25,7 +25,9 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 
-bearer_scheme = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer ent_...`")
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="An API token: `Authorization: Bearer ent_...`"
+)
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -71,8 +73,9 @@ async def check_csrf(request: Request) -> None:
     ):
         sent = str((await request.form()).get(CSRF_FIELD, ""))
     if not expected or not sent or not secrets.compare_digest(str(expected), sent):
-        raise PermissionDenied("missing or wrong CSRF token; reload the page and try again",
-                               field=CSRF_FIELD)
+        raise PermissionDenied(
+            "missing or wrong CSRF token; reload the page and try again", field=CSRF_FIELD
+        )
 
 
 async def get_principal(
@@ -82,8 +85,8 @@ async def get_principal(
 ) -> Principal:
     """Who is calling: a bearer token wins; otherwise the UI session cookie (with CSRF)."""
     if credentials is not None:
-        user = authenticate_token(session, credentials.credentials)
-        return Principal(user=user, viewer=load_viewer(session, user), via="api")
+        token_user = authenticate_token(session, credentials.credentials)
+        return Principal(user=token_user, viewer=load_viewer(session, token_user), via="api")
     user_id = request.session.get("user_id")
     user = session.get(User, user_id) if isinstance(user_id, int) else None
     if user is None or not user.is_active or not user.organisation.is_active:

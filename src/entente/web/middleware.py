@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import suppress
+from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,35 +30,48 @@ class BodyLimitMiddleware:
             await self._refuse(send)
             return
         received = 0
-        started = False
+        started = exceeded = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                exceeded = received > self.max_bytes
+                if exceeded:
                     raise _TooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            # FastAPI turns an error while reading the body into its own 400; once the body
+            # is over the limit, that answer is dropped and the 413 below sent instead.
+            if exceeded and not started:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
+        with suppress(_TooLarge):
             await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+        if exceeded and not started:
+            await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(error_body(
-            "payload_too_large", f"request body exceeds the limit of {self.max_bytes} bytes"
-        )).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            error_body(
+                "payload_too_large", f"request body exceeds the limit of {self.max_bytes} bytes"
+            )
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -68,10 +84,19 @@ class MetricsMiddleware:
 
     def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
         self.app = app
-        self.requests = Counter("entente_http_requests_total", "HTTP requests",
-                                ["method", "route", "status"], registry=registry)
-        self.latency = Histogram("entente_http_request_duration_seconds", "HTTP request latency",
-                                 ["method", "route"], registry=registry)
+        self.requests = Counter(
+            "entente_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self._templates: dict[int, str] | None = None
+        self.latency = Histogram(
+            "entente_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=registry,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,10 +114,27 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
+            template = self._template(scope)
             self.requests.labels(scope["method"], template, str(status)).inc()
             self.latency.labels(scope["method"], template).observe(time.perf_counter() - start)
+
+    def _template(self, scope: Scope) -> str:
+        route = scope.get("route")
+        if route is None:
+            return "unmatched"
+        if self._templates is None:
+            self._templates = _route_templates(scope["app"])
+        return self._templates.get(id(route), getattr(route, "path", "unmatched"))
+
+
+def _route_templates(app: Any) -> dict[int, str]:
+    """Full path templates by route: a route of an included router knows only its path
+    inside that router ("/organisations"), the app its prefix too ("/api/v1/organisations")."""
+    templates: dict[int, str] = {}
+    for context in iter_route_contexts(getattr(app, "routes", [])):
+        if context.path_format is not None:
+            templates.setdefault(id(context.original_route), context.path_format)
+    return templates
 
 
 class SecurityHeadersMiddleware:
@@ -102,9 +144,11 @@ class SecurityHeadersMiddleware:
         (b"x-content-type-options", b"nosniff"),
         (b"x-frame-options", b"DENY"),
         (b"referrer-policy", b"same-origin"),
-        (b"content-security-policy",
-         b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-         b"script-src 'self' 'unsafe-eval'; frame-ancestors 'none'"),
+        (
+            b"content-security-policy",
+            b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            b"script-src 'self' 'unsafe-eval'; frame-ancestors 'none'",
+        ),
     ]
 
     def __init__(self, app: ASGIApp) -> None:

@@ -1,0 +1,89 @@
+"""Columns of the members list pages (member states, organisations, users, API tokens)."""
+
+from __future__ import annotations
+
+from entente.members.schemas import MemberStatePublic, OrganisationPublic, TokenPublic, UserPublic
+from entente.web.tables import Action, Align, Cell, Column, Style, Table, code, muted, text, when
+
+# Token status is a computed string (accounts.token_status), not a stored choice set.
+TOKEN_STATUS_COLOURS = {"active": "green", "expired": "grey", "revoked": "red"}
+
+
+def active_badge(is_active: bool) -> Cell:
+    return Cell("Active", badge="green") if is_active else Cell("Inactive", badge="grey")
+
+
+MEMBER_STATES = Table[MemberStatePublic](
+    columns=(
+        Column("Name", lambda s: Cell(s.name, href=f"/member-states/{s.alpha2}")),
+        Column("Alpha-2", lambda s: code(s.alpha2)),
+        Column("Alpha-3", lambda s: code(s.alpha3)),
+        Column("ITU region", lambda s: text(s.region.label)),
+        Column("Organisations", lambda s: text(s.organisation_count), Align.RIGHT),
+    ),
+    empty="No member state matches these filters.",
+)
+
+ORGANISATIONS = Table[OrganisationPublic](
+    columns=(
+        Column("Name", lambda o: Cell(o.name, href=f"/organisations/{o.id}")),
+        Column("Short name", lambda o: muted(o.short_name or "")),
+        Column("Type", lambda o: Cell(o.type.label, badge=o.type.colour)),
+        Column(
+            "Member state",
+            lambda o: Cell(
+                o.member_state, href=f"/member-states/{o.member_state}", style=Style.CODE
+            ),
+        ),
+        Column("Users", lambda o: text(o.user_count), Align.RIGHT),
+        Column("Status", lambda o: active_badge(o.is_active)),
+    ),
+    empty="No organisation matches these filters.",
+)
+
+USERS = Table[UserPublic](
+    columns=(
+        Column("Username", lambda u: Cell(u.username, href=f"/users/{u.id}")),
+        Column("Name", lambda u: text(u.full_name)),
+        Column("E-mail", lambda u: muted(u.email)),
+        Column(
+            "Organisation",
+            lambda u: Cell(u.organisation_name, href=f"/organisations/{u.organisation_id}"),
+        ),
+        Column("Role", lambda u: Cell(u.role.label, badge=u.role.colour)),
+        Column("Last login", lambda u: when(u.last_login_at)),
+        Column("Status", lambda u: active_badge(u.is_active)),
+    ),
+    empty="No user matches these filters.",
+)
+
+
+def _revoke(token: TokenPublic) -> Cell:
+    if token.status != "active":
+        return muted("")
+    return Cell(
+        "",
+        action=Action(
+            "Revoke",
+            f"/tokens/{token.id}/revoke",
+            f"Revoke the token '{token.name}'? Clients using it stop working.",
+        ),
+    )
+
+
+TOKENS = Table[TokenPublic](
+    columns=(
+        Column("Name", lambda t: text(t.name)),
+        Column("Token", lambda t: code(f"{t.prefix}…")),
+        Column("Owner", lambda t: Cell(t.username, href=f"/users/{t.user_id}")),
+        Column("Created", lambda t: when(t.created_at)),
+        Column("Expires", lambda t: when(t.expires_at)),
+        Column("Last used", lambda t: when(t.last_used_at)),
+        Column(
+            "Status",
+            lambda t: Cell(t.status.capitalize(), badge=TOKEN_STATUS_COLOURS.get(t.status, "grey")),
+        ),
+        Column("", _revoke, Align.RIGHT),
+    ),
+    empty="No API tokens yet. Create one to call the REST API.",
+)
