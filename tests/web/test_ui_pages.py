@@ -295,3 +295,13 @@ def _token_id(session: Session, user: User, name: str) -> int:
     token_id = session.scalar(select(ApiToken.id).where(ApiToken.name == name))
     assert token_id is not None
     return token_id
+
+
+def test_audit_filter_with_nul_byte_is_refused_not_a_server_error(
+    client: TestClient, session: Session
+) -> None:
+    admin = make_user(session, make_organisation(session), Role.ADMIN)
+    log_in(client, admin)
+    response = client.get("/audit", params={"actor": "bad\x00actor"}, headers=HTML)
+    assert response.status_code == 422
+    assert "actor" in response.text

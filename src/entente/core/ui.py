@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from entente.core import audit
 from entente.core.audit import AuditEntry, AuditFilter
+from entente.core.schemas import PlainText
 from entente.web.deps import AdminDep, PageDep, SessionDep
 from entente.web.forms import day_end, day_start
 from entente.web.tables import Cell, Column, Style, Table, code, muted, text
@@ -43,7 +44,11 @@ AUDIT_ENTRIES = Table[AuditEntry](
 
 
 def audit_filter(
-    action: str = "", actor: str = "", object_type: str = "", since: str = "", until: str = ""
+    action: PlainText = "",
+    actor: PlainText = "",
+    object_type: PlainText = "",
+    since: PlainText = "",
+    until: PlainText = "",
 ) -> AuditFilter:
     """The filter form's fields; dates are whole UTC days, `until` included."""
     return AuditFilter(

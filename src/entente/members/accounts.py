@@ -24,7 +24,7 @@ from entente.core.errors import (
 )
 from entente.core.pagination import Page, PageRequest, paginate
 from entente.core.security import DUMMY_HASH, hash_password, hash_token, new_token, verify_password
-from entente.members.choices import Role
+from entente.members.choices import Role, TokenStatus
 from entente.members.filters import UserFilter
 from entente.members.models import ApiToken, LoginAttempt, User
 from entente.members.schemas import TokenCreate, TokenPublic, UserCreate, UserPublic, UserUpdate
@@ -277,10 +277,10 @@ def _refuse_if_rate_limited(
 # ---- API tokens ------------------------------------------------------------------------
 
 
-def token_status(token: ApiToken) -> str:
+def token_status(token: ApiToken) -> TokenStatus:
     if token.revoked_at is not None:
-        return "revoked"
-    return "expired" if token.expires_at <= utcnow() else "active"
+        return TokenStatus.REVOKED
+    return TokenStatus.EXPIRED if token.expires_at <= utcnow() else TokenStatus.ACTIVE
 
 
 def token_public(token: ApiToken) -> TokenPublic:
@@ -371,8 +371,8 @@ def authenticate_token(session: Session, clear: str) -> User:
     if token is None:
         raise NotAuthenticated("unknown API token")
     status = token_status(token)
-    if status != "active":
-        raise NotAuthenticated(f"API token '{token.name}' is {status}")
+    if status is not TokenStatus.ACTIVE:
+        raise NotAuthenticated(f"API token '{token.name}' is {status.value}")
     user = token.user
     if not user.is_active or not user.organisation.is_active:
         raise NotAuthenticated("the token's user is deactivated")

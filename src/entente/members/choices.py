@@ -78,3 +78,26 @@ _ROLE_META = {
     Role.ANALYST: ("Analyst", "blue"),
     Role.READER: ("Reader", "grey"),
 }
+
+
+class TokenStatus(StrEnum):
+    """Derived from an API token's dates, never stored: expiry needs no write to take effect."""
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+    @property
+    def colour(self) -> str:
+        return _TOKEN_STATUS_COLOURS[self]
+
+
+_TOKEN_STATUS_COLOURS = {
+    TokenStatus.ACTIVE: "green",
+    TokenStatus.EXPIRED: "grey",
+    TokenStatus.REVOKED: "red",
+}

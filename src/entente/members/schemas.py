@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from entente.core.schemas import refuse_nul
-from entente.members.choices import ItuRegion, OrganisationType, Role
+from entente.members.choices import ItuRegion, OrganisationType, Role, TokenStatus
 
 T = TypeVar("T")
 
@@ -169,7 +169,7 @@ class TokenPublic(BaseModel):
     expires_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
-    status: str
+    status: TokenStatus
 
 
 class TokenCreated(TokenPublic):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+from entente.members.choices import TokenStatus
 from entente.members.schemas import MemberStatePublic, OrganisationPublic, TokenPublic, UserPublic
 from entente.web.tables import Action, Align, Cell, Column, Style, Table, code, muted, text, when
-
-# Token status is a computed string (accounts.token_status), not a stored choice set.
-TOKEN_STATUS_COLOURS = {"active": "green", "expired": "grey", "revoked": "red"}
 
 
 def active_badge(is_active: bool) -> Cell:
@@ -59,7 +57,7 @@ USERS = Table[UserPublic](
 
 
 def _revoke(token: TokenPublic) -> Cell:
-    if token.status != "active":
+    if token.status is not TokenStatus.ACTIVE:
         return muted("")
     return Cell(
         "",
@@ -81,7 +79,7 @@ TOKENS = Table[TokenPublic](
         Column("Last used", lambda t: when(t.last_used_at)),
         Column(
             "Status",
-            lambda t: Cell(t.status.capitalize(), badge=TOKEN_STATUS_COLOURS.get(t.status, "grey")),
+            lambda t: Cell(t.status.label, badge=t.status.colour),
         ),
         Column("", _revoke, Align.RIGHT),
     ),
