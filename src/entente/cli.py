@@ -31,6 +31,7 @@ from entente.core.cli import (
 from entente.core.config import Settings
 from entente.core.errors import AppError, translate_db_errors
 from entente.members.cli import member_app, org_app, token_app, user_app
+from entente.sharing.cli import group_app
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -93,6 +94,7 @@ app.add_typer(member_app, name="member")
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(group_app, name="group")
 
 HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]

@@ -31,10 +31,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
-    Enum,
     ForeignKey,
     Integer,
     String,
@@ -47,12 +46,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
-from entente.core.db import Base
+from entente.core.db import Base, str_enum
 from entente.core.errors import BadValue
 from entente.vocabulary.markings import TLP, Distribution
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import InstrumentedAttribute
 
 # The audience table above, as data: for each distribution, the TLPs that reach
 # group members (via the sharing group), any member organisation, or anyone at all.
@@ -146,16 +142,6 @@ class AccessRecipient(Base):
     )
 
 
-def _enum_column(enum: type[TLP] | type[Distribution], length: int) -> Enum:
-    return Enum(
-        enum,
-        native_enum=False,
-        length=length,
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
-
-
 class AccessControlled:
     """Mixin for shared objects: the columns the predicate reads. Set `__access_type__`."""
 
@@ -167,29 +153,59 @@ class AccessControlled:
 
     @declared_attr
     def tlp(cls) -> Mapped[TLP]:
-        return mapped_column(_enum_column(TLP, 16), index=True)
+        return mapped_column(str_enum(TLP, 16), index=True)
 
     @declared_attr
     def distribution(cls) -> Mapped[Distribution]:
-        return mapped_column(_enum_column(Distribution, 16))
+        return mapped_column(str_enum(Distribution, 16))
 
     @declared_attr
     def sharing_group_id(cls) -> Mapped[int | None]:
         return mapped_column(ForeignKey("sharing_group.id"), index=True, nullable=True)
 
 
-def visible_to(viewer: Viewer, model: Any) -> ColumnElement[bool]:
-    """The SQL form of `can_see`: a WHERE clause selecting the rows of `model` `viewer` may see."""
-    tlp: InstrumentedAttribute[TLP] = model.tlp
-    distribution: InstrumentedAttribute[Distribution] = model.distribution
+@dataclass(frozen=True, slots=True)
+class AccessColumns:
+    """Where a query finds the access facts of the rows it filters.
+
+    Usually the columns of one `AccessControlled` model (`columns_of`). A child object that
+    inherits its parent's audience but carries its own, stricter TLP (an indicator inside an
+    event) combines the parent's owner, distribution, group and recipients with its own TLP.
+    """
+
+    access_type: str
+    object_id: Any
+    owner_organisation_id: Any
+    tlp: Any
+    distribution: Any
+    sharing_group_id: Any
+
+
+def columns_of(model: Any) -> AccessColumns:
+    return AccessColumns(
+        access_type=model.__access_type__,
+        object_id=model.id,
+        owner_organisation_id=model.owner_organisation_id,
+        tlp=model.tlp,
+        distribution=model.distribution,
+        sharing_group_id=model.sharing_group_id,
+    )
+
+
+def visible_to(viewer: Viewer, target: Any) -> ColumnElement[bool]:
+    """The SQL form of `can_see`: a WHERE clause selecting the rows `viewer` may see.
+
+    `target` is an `AccessControlled` model or an `AccessColumns`.
+    """
+    cols = target if isinstance(target, AccessColumns) else columns_of(target)
     clauses: list[ColumnElement[bool]] = []
     if viewer.organisation_id is not None:
-        clauses.append(model.owner_organisation_id == viewer.organisation_id)
+        clauses.append(cols.owner_organisation_id == viewer.organisation_id)
         clauses.append(
             exists(
                 select(AccessRecipient.object_id).where(
-                    AccessRecipient.object_type == model.__access_type__,
-                    AccessRecipient.object_id == model.id,
+                    AccessRecipient.object_type == cols.access_type,
+                    AccessRecipient.object_id == cols.object_id,
                     AccessRecipient.organisation_id == viewer.organisation_id,
                 )
             )
@@ -197,14 +213,14 @@ def visible_to(viewer: Viewer, model: Any) -> ColumnElement[bool]:
     if viewer.is_member and viewer.sharing_group_ids:
         clauses.append(
             and_(
-                distribution == Distribution.SHARING_GROUP,
-                tlp.in_(_sorted(GROUP_TLPS)),
-                model.sharing_group_id.in_(sorted(viewer.sharing_group_ids)),
+                cols.distribution == Distribution.SHARING_GROUP,
+                cols.tlp.in_(_sorted(GROUP_TLPS)),
+                cols.sharing_group_id.in_(sorted(viewer.sharing_group_ids)),
             )
         )
     table = MEMBER_TLPS_BY_DISTRIBUTION if viewer.is_member else ANONYMOUS_TLPS_BY_DISTRIBUTION
     for dist, tlps in table.items():
-        clauses.append(and_(distribution == dist, tlp.in_(_sorted(tlps))))
+        clauses.append(and_(cols.distribution == dist, cols.tlp.in_(_sorted(tlps))))
     return or_(*clauses) if clauses else false()
 
 

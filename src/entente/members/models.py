@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from entente.core.clock import utcnow
-from entente.core.db import Base, UTCDateTime
+from entente.core.db import Base, UTCDateTime, str_enum
 from entente.members.choices import ItuRegion, OrganisationType, Role
-
-
-def _str_enum(enum: type[ItuRegion] | type[OrganisationType] | type[Role]) -> Enum:
-    return Enum(
-        enum,
-        native_enum=False,
-        length=32,
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
 
 
 class MemberState(Base):
@@ -32,7 +22,7 @@ class MemberState(Base):
     alpha3: Mapped[str] = mapped_column(String(3), unique=True)
     numeric: Mapped[str] = mapped_column(String(3))
     name: Mapped[str] = mapped_column(String(120))
-    region: Mapped[ItuRegion] = mapped_column(_str_enum(ItuRegion), index=True)
+    region: Mapped[ItuRegion] = mapped_column(str_enum(ItuRegion), index=True)
 
     organisations: Mapped[list[Organisation]] = relationship(back_populates="member_state")
 
@@ -43,7 +33,7 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     short_name: Mapped[str | None] = mapped_column(String(40))
-    type: Mapped[OrganisationType] = mapped_column(_str_enum(OrganisationType), index=True)
+    type: Mapped[OrganisationType] = mapped_column(str_enum(OrganisationType), index=True)
     member_state_id: Mapped[int] = mapped_column(ForeignKey("member_state.id"), index=True)
     website: Mapped[str | None] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
@@ -62,7 +52,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[Role] = mapped_column(_str_enum(Role))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,32 @@
+"""Query parameters of the sharing lists, declared once for the API, the UI and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from entente.core.schemas import PlainText
+from entente.members.schemas import RowId
+from entente.sharing.choices import ThreatLevel
+from entente.sharing.indicators import IndicatorType
+from entente.vocabulary.markings import TLP
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    q: PlainText | None = None
+    organisation_id: RowId | None = None
+    member_state: PlainText | None = None
+    tlp: TLP | None = None
+    threat_level: ThreatLevel | None = None
+    published: bool | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorFilter:
+    value: PlainText | None = None
+    type: IndicatorType | None = None
+    event_id: RowId | None = None
+    to_ids: bool | None = None
