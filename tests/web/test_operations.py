@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+import structlog.testing
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -143,3 +144,13 @@ def test_security_headers_on_a_refused_oversized_body(
     assert response.status_code == 413
     for header, value in SECURITY_HEADERS.items():
         assert response.headers[header] == value
+
+
+def test_every_request_is_logged_as_one_structured_line(client: TestClient) -> None:
+    with structlog.testing.capture_logs() as lines:
+        client.get("/api/v1/member-states/GH")
+    requests = [line for line in lines if line["event"] == "http_request"]
+    assert len(requests) == 1
+    assert requests[0]["path"] == "/api/v1/member-states/GH"
+    assert requests[0]["route"] == "/api/v1/member-states/{code}"
+    assert requests[0]["status"] == 200

@@ -24,5 +24,6 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        cache_logger_on_first_use=True,
+        # Not cached, so a reconfiguration (tests, a second app in one process) takes effect.
+        cache_logger_on_first_use=False,
     )

@@ -7,11 +7,14 @@ import time
 from contextlib import suppress
 from typing import Any
 
+import structlog
 from fastapi.routing import iter_route_contexts
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from entente.web.errors import error_body
+
+_log = structlog.get_logger("entente.http")
 
 
 class BodyLimitMiddleware:
@@ -80,7 +83,11 @@ class _TooLarge(Exception):
 
 
 class MetricsMiddleware:
-    """Count requests and time them per route template (not per URL, to bound cardinality)."""
+    """Count, time and log every request.
+
+    Metrics are labelled per route template, not per URL, to bound their cardinality; the
+    structured log line carries the concrete path for whoever investigates one request.
+    """
 
     def __init__(self, app: ASGIApp, registry: CollectorRegistry) -> None:
         self.app = app
@@ -114,9 +121,18 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
+            elapsed = time.perf_counter() - start
             template = self._template(scope)
             self.requests.labels(scope["method"], template, str(status)).inc()
-            self.latency.labels(scope["method"], template).observe(time.perf_counter() - start)
+            self.latency.labels(scope["method"], template).observe(elapsed)
+            _log.info(
+                "http_request",
+                method=scope["method"],
+                path=scope["path"],
+                route=template,
+                status=status,
+                duration_ms=round(elapsed * 1000, 1),
+            )
 
     def _template(self, scope: Scope) -> str:
         route = scope.get("route")
