@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, status
 
-from entente.core.pagination import Page
 from entente.members import accounts, service
 from entente.members.filters import MemberStateFilter, OrganisationFilter, UserFilter
 from entente.members.models import ApiToken, Organisation, User
@@ -24,6 +23,7 @@ from entente.members.schemas import (
     UserCreate,
     UserPublic,
     UserUpdate,
+    list_of,
 )
 from entente.web.deps import (
     AdminDep,
@@ -36,11 +36,6 @@ from entente.web.deps import (
 from entente.web.errors import ERROR_RESPONSES
 
 router = APIRouter(responses=ERROR_RESPONSES)
-T = TypeVar("T")
-
-
-def _list(page: Page[T]) -> ListOf[T]:
-    return ListOf[T](data=page.items, count=page.count, next_cursor=page.next_cursor)
 
 
 # ---- declared loaders: "load this row or 404, and check the caller may act on it" -------
@@ -74,7 +69,7 @@ def list_member_states(
 
     Public reference data: no token needed.
     """
-    return _list(service.list_member_states(session, filters, page))
+    return list_of(service.list_member_states(session, filters, page))
 
 
 @router.get("/member-states/{code}", response_model=MemberStatePublic, tags=["member states"])
@@ -96,7 +91,7 @@ def list_organisations(
     filters: Annotated[OrganisationFilter, Depends()],
     page: PageDep,
 ) -> ListOf[OrganisationPublic]:
-    return _list(service.list_organisations(session, filters, page))
+    return list_of(service.list_organisations(session, filters, page))
 
 
 @router.post(
@@ -158,7 +153,7 @@ def list_users(
     page: PageDep,
 ) -> ListOf[UserPublic]:
     """Platform admins see all users; others see the users of their own organisation."""
-    return _list(accounts.list_users(session, principal.user, filters, page))
+    return list_of(accounts.list_users(session, principal.user, filters, page))
 
 
 @router.post(
@@ -193,7 +188,7 @@ def list_tokens(
     session: SessionDep, principal: PrincipalDep, page: PageDep, user_id: RowId | None = None
 ) -> ListOf[TokenPublic]:
     """Your tokens; platform admins see everyone's, or one user's with `user_id`."""
-    return _list(accounts.list_tokens(session, principal.user, page, user_id))
+    return list_of(accounts.list_tokens(session, principal.user, page, user_id))
 
 
 @router.post(

@@ -16,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 
+from entente.core.pagination import Page
 from entente.core.schemas import refuse_nul
 from entente.members.choices import ItuRegion, OrganisationType, Role, TokenStatus
 
@@ -68,6 +69,11 @@ class ListOf(BaseModel, Generic[T]):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end"
     )
+
+
+def list_of(page: Page[T]) -> ListOf[T]:
+    """A page of service results in the API's list shape."""
+    return ListOf[T](data=page.items, count=page.count, next_cursor=page.next_cursor)
 
 
 class MemberStatePublic(BaseModel):

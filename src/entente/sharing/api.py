@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
 
-from entente.core.pagination import Page
-from entente.members.schemas import ListOf, RowId
+from entente.members.schemas import ListOf, RowId, list_of
 from entente.sharing import service
 from entente.sharing.filters import EventFilter, IndicatorFilter
 from entente.sharing.models import Event
@@ -24,11 +23,6 @@ from entente.web.deps import PageDep, PrincipalDep, SessionDep
 from entente.web.errors import ERROR_RESPONSES
 
 router = APIRouter(responses=ERROR_RESPONSES)
-T = TypeVar("T")
-
-
-def _list(page: Page[T]) -> ListOf[T]:
-    return ListOf[T](data=page.items, count=page.count, next_cursor=page.next_cursor)
 
 
 def event_dep(event_id: RowId, session: SessionDep, principal: PrincipalDep) -> Event:
@@ -47,7 +41,7 @@ def list_events(
     page: PageDep,
 ) -> ListOf[EventPublic]:
     """Events you may see, newest first, with filters."""
-    return _list(service.list_events(session, principal.viewer, filters, page))
+    return list_of(service.list_events(session, principal.viewer, filters, page))
 
 
 @router.post(
@@ -107,7 +101,7 @@ def search_indicators(
     page: PageDep,
 ) -> ListOf[IndicatorPublic]:
     """Indicators you may see; `value` is an exact lookup of any canonical form (refanged)."""
-    return _list(service.list_indicators(session, principal.viewer, filters, page))
+    return list_of(service.list_indicators(session, principal.viewer, filters, page))
 
 
 @router.get("/indicators/{indicator_id}", response_model=IndicatorPublic, tags=["indicators"])

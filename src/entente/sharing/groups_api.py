@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from entente.members.schemas import ListOf, RowId
+from entente.members.schemas import ListOf, RowId, list_of
 from entente.sharing import groups
 from entente.sharing.group_schemas import GroupCreate, GroupFilter, GroupPublic, GroupUpdate
 from entente.sharing.models import SharingGroup
@@ -32,9 +32,7 @@ def list_groups(
 ) -> ListOf[GroupPublic]:
     """Every sharing group with its members; `organisation_id` keeps one organisation's groups."""
     result = groups.list_groups(session, filters, page)
-    return ListOf[GroupPublic](
-        data=result.items, count=result.count, next_cursor=result.next_cursor
-    )
+    return list_of(result)
 
 
 @router.post("", response_model=GroupPublic, status_code=status.HTTP_201_CREATED)
