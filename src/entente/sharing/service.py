@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Select, func, insert, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from entente.core import audit
 from entente.core.access import (
@@ -120,9 +120,9 @@ def _indicator_counts(session: Session, viewer: Viewer, event_ids: list[int]) ->
 
 def get_event(session: Session, viewer: Viewer, event_id: int) -> Event:
     """One event the viewer may see; `NotFound` for one that is absent *or* hidden."""
-    event = session.scalar(
-        visible_events(viewer).where(Event.id == event_id).options(joinedload(Event.indicators))
-    )
+    # Indicators are not loaded here: a reader of a large event needs only the counts, and
+    # the owner's write paths load them lazily when they touch them.
+    event = session.scalar(visible_events(viewer).where(Event.id == event_id))
     if event is None:
         raise NotFound(f"no event with id {event_id}", field="event_id", value=event_id)
     return event
