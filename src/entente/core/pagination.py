@@ -70,6 +70,10 @@ class PageRequest:
     limit: int = DEFAULT_LIMIT
 
 
+# The first page at the largest size: for pickers (select boxes) that list a whole registry.
+LARGEST_PAGE = PageRequest(limit=MAX_LIMIT)
+
+
 def paginate(
     session: Session,
     query: Select[T],

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from entente.core.errors import AppError
-from entente.core.pagination import MAX_LIMIT, PageRequest
+from entente.core.pagination import LARGEST_PAGE
 from entente.members import accounts, service, tables
 from entente.members.api import OrganisationDep, TokenDep, UserDep
 from entente.members.choices import ItuRegion, OrganisationType, Role
@@ -43,8 +43,6 @@ from entente.web.forms import FormDep, choice, field_errors, optional_int, parse
 from entente.web.templating import LOGIN_REQUIRED, flash, redirect, render
 
 router = APIRouter(include_in_schema=False, dependencies=LOGIN_REQUIRED)
-
-ALL_ROWS = PageRequest(limit=MAX_LIMIT)
 
 
 # ---- filters: blank select or search box means "any" -----------------------------------
@@ -263,7 +261,7 @@ def _may_edit(user: User, organisation: Organisation) -> bool:
 
 
 def _all_member_states(session: Session) -> list[MemberStatePublic]:
-    return service.list_member_states(session, MemberStateFilter(), ALL_ROWS).items
+    return service.list_member_states(session, MemberStateFilter(), LARGEST_PAGE).items
 
 
 # ---- users -----------------------------------------------------------------------------
@@ -383,7 +381,7 @@ def _grantable_roles(by: User) -> list[Role]:
 def _organisations_for(session: Session, by: User) -> list[OrganisationPublic]:
     """Admins pick any organisation; everyone else only ever acts within their own."""
     if by.role is Role.ADMIN:
-        return service.list_organisations(session, OrganisationFilter(), ALL_ROWS).items
+        return service.list_organisations(session, OrganisationFilter(), LARGEST_PAGE).items
     return [service.organisation_public(by.organisation)]
 
 

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from entente.core.errors import AppError
-from entente.core.pagination import MAX_LIMIT, PageRequest
+from entente.core.pagination import LARGEST_PAGE
 from entente.members import service as members
 from entente.members.filters import OrganisationFilter
 from entente.members.models import User
@@ -36,8 +36,6 @@ from entente.web.tables import Action, Align, Cell, Column, Table, muted, text, 
 from entente.web.templating import LOGIN_REQUIRED, flash, redirect, render
 
 router = APIRouter(include_in_schema=False, dependencies=LOGIN_REQUIRED)
-
-ALL_ROWS = PageRequest(limit=MAX_LIMIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,4 +242,4 @@ def _group_form(
 
 
 def _all_organisations(session: Session) -> list[OrganisationPublic]:
-    return members.list_organisations(session, OrganisationFilter(), ALL_ROWS).items
+    return members.list_organisations(session, OrganisationFilter(), LARGEST_PAGE).items
