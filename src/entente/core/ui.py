@@ -11,6 +11,7 @@ from entente.core import audit
 from entente.core.audit import AuditEntry, AuditFilter
 from entente.core.schemas import PlainText
 from entente.web.deps import AdminDep, PageDep, SessionDep
+from entente.web.filter_forms import FieldOverride, Widget, declare
 from entente.web.forms import day_end, day_start
 from entente.web.tables import Cell, Column, Style, Table, code, muted, text
 from entente.web.templating import LOGIN_REQUIRED, render
@@ -40,6 +41,17 @@ AUDIT_ENTRIES = Table[AuditEntry](
         Column("Detail", _detail),
     ),
     empty="No audit entries match these filters.",
+)
+
+AUDIT_FILTERS = declare(
+    AuditFilter,
+    "/audit",
+    {
+        # Free text in the API; the page offers the actions recorded so far.
+        "action": FieldOverride(widget=Widget.SELECT, blank="Any action"),
+        "actor": FieldOverride(placeholder="username"),
+        "object_type": FieldOverride(placeholder="organisation, user, token…"),
+    },
 )
 
 
@@ -76,7 +88,8 @@ def audit_log(
             "page": result,
             "rows": AUDIT_ENTRIES.rows(result.items),
             "table": AUDIT_ENTRIES,
-            "actions": audit.actions(session),
-            "values": request.query_params,
+            "filter_form": AUDIT_FILTERS.form(
+                request.query_params, {"action": [(a, a) for a in audit.actions(session)]}
+            ),
         },
     )

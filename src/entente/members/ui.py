@@ -39,6 +39,7 @@ from entente.web.deps import (
     SettingsDep,
     client_address,
 )
+from entente.web.filter_forms import FieldOverride, FilterForm, Widget, declare
 from entente.web.forms import FormDep, choice, field_errors, optional_int, parse_form
 from entente.web.templating import LOGIN_REQUIRED, flash, redirect, render
 
@@ -75,6 +76,35 @@ MemberStateFilterDep = Annotated[MemberStateFilter, Depends(member_state_filter)
 OrganisationFilterDep = Annotated[OrganisationFilter, Depends(organisation_filter)]
 UserFilterDep = Annotated[UserFilter, Depends(user_filter)]
 
+_REGION = FieldOverride(label="ITU region", blank="All regions")
+
+MEMBER_STATE_FILTERS = declare(
+    MemberStateFilter,
+    "/member-states",
+    {"region": _REGION, "q": FieldOverride(placeholder="Name or alpha-2 code")},
+)
+ORGANISATION_FILTERS = declare(
+    OrganisationFilter,
+    "/organisations",
+    {
+        "member_state": FieldOverride(blank="All member states", widget=Widget.SELECT),
+        "type": FieldOverride(blank="All types"),
+        "region": _REGION,
+        "q": FieldOverride(placeholder="Name or short name"),
+    },
+)
+USER_FILTERS = declare(
+    UserFilter,
+    "/users",
+    {
+        "organisation_id": FieldOverride(blank="All organisations", widget=Widget.SELECT),
+        "role": FieldOverride(blank="All roles"),
+        "q": FieldOverride(placeholder="Username, name or e-mail"),
+    },
+)
+# Everyone else only ever sees the people of their own organisation.
+USER_FILTERS_OF_NON_ADMINS = USER_FILTERS.without("organisation_id")
+
 
 # ---- member states ---------------------------------------------------------------------
 
@@ -91,8 +121,7 @@ def member_states(
             "page": result,
             "rows": tables.MEMBER_STATES.rows(result.items),
             "table": tables.MEMBER_STATES,
-            "filters": filters,
-            "regions": list(ItuRegion),
+            "filter_form": MEMBER_STATE_FILTERS.form(request.query_params),
         },
     )
 
@@ -130,10 +159,10 @@ def organisations(
             "page": result,
             "rows": tables.ORGANISATIONS.rows(result.items),
             "table": tables.ORGANISATIONS,
-            "filters": filters,
-            "regions": list(ItuRegion),
-            "types": list(OrganisationType),
-            "member_states": _all_member_states(session),
+            "filter_form": ORGANISATION_FILTERS.form(
+                request.query_params,
+                {"member_state": [(s.alpha2, s.name) for s in _all_member_states(session)]},
+            ),
         },
     )
 
@@ -283,10 +312,17 @@ def users(
             "page": result,
             "rows": tables.USERS.rows(result.items),
             "table": tables.USERS,
-            "filters": filters,
-            "roles": list(Role),
-            "organisations": _organisations_for(session, principal.user),
+            "filter_form": _user_filter_form(request, session, principal.user),
         },
+    )
+
+
+def _user_filter_form(request: Request, session: Session, viewer: User) -> FilterForm:
+    if viewer.role is not Role.ADMIN:
+        return USER_FILTERS_OF_NON_ADMINS.form(request.query_params)
+    organisations = _organisations_for(session, viewer)
+    return USER_FILTERS.form(
+        request.query_params, {"organisation_id": [(o.id, o.name) for o in organisations]}
     )
 
 

@@ -31,6 +31,7 @@ from entente.sharing.group_schemas import (
 from entente.sharing.groups_api import GroupDep
 from entente.sharing.models import SharingGroup
 from entente.web.deps import PageDep, PrincipalDep, SessionDep, client_address
+from entente.web.filter_forms import FieldOverride, Widget, declare
 from entente.web.forms import FormDep, field_errors, optional_int, parse_form
 from entente.web.tables import Action, Align, Cell, Column, Table, muted, text, when
 from entente.web.templating import LOGIN_REQUIRED, flash, redirect, render
@@ -71,6 +72,18 @@ def group_filter(q: str = "", organisation_id: str = "") -> GroupFilter:
 
 GroupFilterDep = Annotated[GroupFilter, Depends(group_filter)]
 
+GROUP_FILTERS = declare(
+    GroupFilter,
+    "/sharing-groups",
+    {
+        "organisation_id": FieldOverride(
+            label="Member organisation", blank="Any organisation", widget=Widget.SELECT
+        ),
+        "q": FieldOverride(placeholder="Part of the name"),
+    },
+    order=("organisation_id", "q"),
+)
+
 
 @router.get("/sharing-groups", response_class=HTMLResponse)
 def group_list(
@@ -84,8 +97,10 @@ def group_list(
             "page": result,
             "rows": GROUPS.rows(result.items),
             "table": GROUPS,
-            "filters": filters,
-            "organisations": _all_organisations(session),
+            "filter_form": GROUP_FILTERS.form(
+                request.query_params,
+                {"organisation_id": [(o.id, o.name) for o in _all_organisations(session)]},
+            ),
         },
     )
 
