@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from entente import __version__
+from entente.core.markdown import render_markdown
 from entente.members.accounts import Principal
 from entente.members.choices import Role
 from entente.web.deps import PrincipalDep, csrf_token
@@ -38,6 +39,7 @@ def make_templates(directories: list[Path]) -> Jinja2Templates:
     templates.env.filters["date"] = _format_date
     templates.env.filters["vega_spec"] = _vega_spec
     templates.env.filters["choices"] = _choices
+    templates.env.filters["markdown"] = render_markdown
     templates.env.globals["url_with"] = url_with
     templates.env.globals["version"] = __version__
     return templates
