@@ -14,11 +14,13 @@ import hypothesis
 import pytest
 import redis
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from entente.core import security
 from entente.core.config import Environment, Settings
 from entente.core.db import create_db_engine
 from entente.core.migrate import upgrade
@@ -34,6 +36,13 @@ BACKENDS = ["sqlite", "postgresql"]
 # harder, without deadlines, which a loaded CI machine would turn into flaky failures.
 # HYPOTHESIS_PROFILE picks one explicitly. Tests that must reach a fixed number of cases in
 # CI (the access predicate's 10,000) scale their max_examples from the active profile.
+# Real argon2id, at the lowest cost: tests create hundreds of users and the default cost
+# (tuned to slow down an attacker) made account setup most of the suite's time. Hashes keep
+# their parameters inside them, so verification works the same way. tests/core/test_security.py
+# pins the production parameters.
+PRODUCTION_HASHER = security._hasher
+security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
 hypothesis.settings.register_profile("dev", max_examples=50)
 hypothesis.settings.register_profile("ci", max_examples=500, deadline=None, print_blob=True)
 hypothesis.settings.load_profile(
