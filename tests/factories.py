@@ -11,6 +11,9 @@ from entente.members import accounts, service
 from entente.members.choices import OrganisationType, Role
 from entente.members.models import Organisation, User
 from entente.members.schemas import OrganisationCreate, TokenCreate, UserCreate
+from entente.sharing import groups
+from entente.sharing.group_schemas import GroupCreate
+from entente.sharing.models import SharingGroup
 
 PASSWORD = "correct horse battery staple"
 _counter = itertools.count(1)
@@ -54,3 +57,15 @@ def make_token(session: Session, user: User, name: str = "test", days: int | Non
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def make_sharing_group(
+    session: Session, creator: Organisation, members: list[Organisation], name: str | None = None
+) -> SharingGroup:
+    """A sharing group of `creator` and `members`, made by the system as a platform admin would."""
+    data = GroupCreate(
+        name=name or f"Test group {next(_counter)}",
+        creator_organisation_id=creator.id,
+        member_organisation_ids=[organisation.id for organisation in members],
+    )
+    return groups.create_group(session, SYSTEM, None, data)

@@ -32,6 +32,9 @@ from entente.core.config import Settings
 from entente.core.errors import AppError, translate_db_errors
 from entente.members.cli import member_app, org_app, token_app, user_app
 from entente.sharing.cli import group_app
+from entente.sharing.events_cli import event_app
+from entente.sharing.indicators_cli import indicator_app, sighting_app
+from entente.sharing.warninglists_cli import warninglist_app
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -95,6 +98,10 @@ app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(group_app, name="group")
+app.add_typer(event_app, name="event")
+app.add_typer(indicator_app, name="indicator")
+app.add_typer(sighting_app, name="sighting")
+app.add_typer(warninglist_app, name="warninglist")
 
 HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]

@@ -60,3 +60,54 @@ def test_downgrade_to_base_and_upgrade_again_restores_member_states(
         count = conn.execute(sa.text("SELECT count(*) FROM member_state")).scalar_one()
     engine.dispose()
     assert count == 194
+
+
+def test_indicators_stored_before_0003_get_ranges_and_decay_backfilled(
+    scratch_settings: Settings,
+) -> None:
+    engine = create_db_engine(scratch_settings)
+    upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO organisation (name, type, member_state_id, is_active, created_at)"
+                " SELECT 'CERT-X', 'national_cert', id, true, '2026-11-01 00:00:00+00:00'"
+                " FROM member_state WHERE alpha2 = 'FR'"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO event (uuid, title, description, event_date, threat_level, analysis,"
+                " published, version, created_at, updated_at, owner_organisation_id, tlp,"
+                " distribution) SELECT 'e1', 'old event', '', '2026-11-01', 'low', 'initial',"
+                " false, 0, '2026-11-01 00:00:00+00:00', '2026-11-01 00:00:00+00:00', id,"
+                " 'green', 'all_members' FROM organisation"
+            )
+        )
+        for number, (kind, value) in enumerate(
+            [("cidr", "198.51.100.0/24"), ("sha256", "ab" * 32)]
+        ):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO indicator (uuid, event_id, type, value, value_digest, category,"
+                    " to_ids, comment, tlp, created_at) SELECT :uuid, id, :type, :value, 'd',"
+                    " 'network_activity', false, '', 'green', '2026-11-01 00:00:00+00:00'"
+                    " FROM event"
+                ),
+                {"uuid": f"i{number}", "type": kind, "value": value},
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT type, net_low, net_high, net_bucket, base_score, expires_at"
+                " FROM indicator ORDER BY uuid"
+            )
+        ).all()
+    engine.dispose()
+    network, digest = rows
+    assert network.net_low == "00000000000000000000ffffc6336400"
+    assert network.net_high == "00000000000000000000ffffc63364ff"
+    assert network.net_bucket == "00000000000000000000ffffc633"
+    assert network.expires_at is not None  # networks decay
+    assert (digest.net_low, digest.base_score, digest.expires_at) == (None, 70, None)

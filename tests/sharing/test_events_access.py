@@ -22,10 +22,10 @@ from entente.core.errors import BadValue, NotFound
 from entente.core.pagination import PageRequest
 from entente.members.accounts import Principal, load_viewer
 from entente.members.models import User
-from entente.sharing import service
+from entente.sharing import indicator_service, search, service
 from entente.sharing.filters import EventFilter, IndicatorFilter
 from entente.sharing.indicators import IndicatorType
-from entente.sharing.models import SharingGroup, SharingGroupMember
+from entente.sharing.models import Event, SharingGroup, SharingGroupMember
 from entente.sharing.schemas import EventCreate, IndicatorBatch, IndicatorCreate
 from entente.vocabulary.markings import TLP, Distribution
 from tests.factories import make_organisation, make_user
@@ -122,12 +122,12 @@ def _create(session: Session, pool: Pool, plan: PlannedEvent, number: int) -> di
             for i, t in enumerate(tlps)
         ]
     )
-    result = service.add_indicators(session, owner, event, batch)
+    result = indicator_service.add_indicators(session, owner, event, batch)
     return {indicator.id: indicator.tlp for indicator in result.added}
 
 
 def _marking(session: Session, event_id: int, tlp: TLP) -> Marking:
-    event = session.get_one(service.Event, event_id)
+    event = session.get_one(Event, event_id)
     recipients = service.event_recipients(session, event)
     return Marking(
         event.owner_organisation_id, tlp, event.distribution, event.sharing_group_id, recipients
@@ -195,11 +195,11 @@ def _check_viewer(session: Session, viewer: Viewer, events: dict[int, dict[int, 
         else:
             with pytest.raises(NotFound):
                 service.get_event(session, viewer, event_id)
-    found = service.list_indicators(session, viewer, IndicatorFilter(), ALL)
+    found = search.list_indicators(session, viewer, IndicatorFilter(), ALL)
     every_indicator = {i for indicators in events.values() for i in indicators}
     assert {i.id for i in found.items} & every_indicator == allowed_indicators
     for indicators in events.values():
         for indicator_id in indicators:
             value = session.get_one(service.Indicator, indicator_id).value
-            hits = service.list_indicators(session, viewer, IndicatorFilter(value=value), ALL)
+            hits = search.list_indicators(session, viewer, IndicatorFilter(value=value), ALL)
             assert {i.id for i in hits.items} <= allowed_indicators

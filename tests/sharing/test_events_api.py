@@ -187,3 +187,38 @@ def test_an_unknown_sharing_group_is_refused_naming_it(
     response = client.post("/api/v1/events", json=body, headers=headers)
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "sharing_group_id"
+
+
+def test_events_are_found_by_an_indicator_value_only_through_visible_indicators(
+    client: TestClient, session: Session
+) -> None:
+    owner = _analyst(session)
+    other = _analyst(session)
+    event = _event(client, owner, tlp="green")
+    batch = {
+        "indicators": [
+            {"type": "domain", "value": "open.example"},
+            {"type": "domain", "value": "secret.example", "tlp": "red"},
+        ]
+    }
+    client.post(f"/api/v1/events/{event['id']}/indicators", json=batch, headers=owner)
+
+    def found(headers: dict[str, str], value: str) -> list[int]:
+        response = client.get("/api/v1/events", params={"value": value}, headers=headers)
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["data"]]
+
+    assert found(other, "open[.]example") == [event["id"]]
+    assert found(owner, "secret.example") == [event["id"]]
+    # The event is visible to the other member, but its RED indicator is not: no hint of it.
+    assert found(other, "secret.example") == []
+
+
+def test_an_event_carries_its_owner_member_state_in_list_and_detail(
+    client: TestClient, session: Session
+) -> None:
+    owner = auth(make_token(session, make_user(session, make_organisation(session, "KE"))))
+    event = _event(client, owner)
+    assert event["owner_member_state"] == "KE"
+    listed = client.get("/api/v1/events", params={"member_state": "ke"}, headers=owner).json()
+    assert [(e["id"], e["owner_member_state"]) for e in listed["data"]] == [(event["id"], "KE")]

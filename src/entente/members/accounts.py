@@ -42,13 +42,15 @@ class Principal:
     user: User
     viewer: Viewer
     via: str
+    # Where the request came from, so every audit entry written for it records the address.
+    client_address: str | None = None
 
     def actor(self, client_address: str | None = None) -> Actor:
         return Actor(
             label=self.user.username,
             via=self.via,
             user_id=self.user.id,
-            client_address=client_address,
+            client_address=client_address or self.client_address,
         )
 
 

@@ -1,28 +1,33 @@
-"""REST routes of shared events and indicators. Every read goes through the access predicate."""
+"""REST routes of shared events: CRUD, publication, tags, correlations, sightings timeline.
+
+Every read goes through the access predicate; indicators are in `indicators_api`.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 
 from entente.members.schemas import ListOf, RowId, list_of
-from entente.sharing import service
-from entente.sharing.filters import EventFilter, IndicatorFilter
+from entente.sharing import correlation, service, sightings, tags
+from entente.sharing.filters import EventFilter
 from entente.sharing.models import Event
 from entente.sharing.schemas import (
+    CorrelatedEventPublic,
     EventCreate,
     EventPublic,
     EventUpdate,
     EventVersionPublic,
-    IndicatorBatch,
-    IndicatorBatchResult,
-    IndicatorPublic,
+    TagCreate,
+    TagText,
+    TimelinePoint,
 )
+from entente.sharing.search import Facets, event_facets
 from entente.web.deps import PageDep, PrincipalDep, SessionDep
 from entente.web.errors import ERROR_RESPONSES
 
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter(responses=ERROR_RESPONSES, tags=["events"])
 
 
 def event_dep(event_id: RowId, session: SessionDep, principal: PrincipalDep) -> Event:
@@ -31,34 +36,38 @@ def event_dep(event_id: RowId, session: SessionDep, principal: PrincipalDep) -> 
 
 
 EventDep = Annotated[Event, Depends(event_dep)]
+EventFilterDep = Annotated[EventFilter, Depends()]
 
 
-@router.get("/events", response_model=ListOf[EventPublic], tags=["events"])
+@router.get("/events", response_model=ListOf[EventPublic])
 def list_events(
-    session: SessionDep,
-    principal: PrincipalDep,
-    filters: Annotated[EventFilter, Depends()],
-    page: PageDep,
+    session: SessionDep, principal: PrincipalDep, filters: EventFilterDep, page: PageDep
 ) -> ListOf[EventPublic]:
     """Events you may see, newest first, with filters."""
     return list_of(service.list_events(session, principal.viewer, filters, page))
 
 
-@router.post(
-    "/events", response_model=EventPublic, status_code=status.HTTP_201_CREATED, tags=["events"]
-)
+@router.get("/events/facets", response_model=Facets)
+def facets_of_events(
+    session: SessionDep, principal: PrincipalDep, filters: EventFilterDep
+) -> Facets:
+    """Counts of the events matching the filters, by TLP, threat level, owner, member state, tag."""
+    return event_facets(session, principal.viewer, filters)
+
+
+@router.post("/events", response_model=EventPublic, status_code=status.HTTP_201_CREATED)
 def create_event(data: EventCreate, session: SessionDep, principal: PrincipalDep) -> EventPublic:
     """A new, unpublished event owned by your organisation."""
     event = service.create_event(session, principal, data)
-    return service.event_public(event, 0)
+    return service.event_public_for(session, principal.viewer, event)
 
 
-@router.get("/events/{event_id}", response_model=EventPublic, tags=["events"])
+@router.get("/events/{event_id}", response_model=EventPublic)
 def get_event(event: EventDep, session: SessionDep, principal: PrincipalDep) -> EventPublic:
     return service.event_public_for(session, principal.viewer, event)
 
 
-@router.patch("/events/{event_id}", response_model=EventPublic, tags=["events"])
+@router.patch("/events/{event_id}", response_model=EventPublic)
 def update_event(
     event: EventDep, data: EventUpdate, session: SessionDep, principal: PrincipalDep
 ) -> EventPublic:
@@ -67,45 +76,49 @@ def update_event(
     return service.event_public_for(session, principal.viewer, updated)
 
 
-@router.post("/events/{event_id}/publish", response_model=EventPublic, tags=["events"])
+@router.post("/events/{event_id}/publish", response_model=EventPublic)
 def publish_event(event: EventDep, session: SessionDep, principal: PrincipalDep) -> EventPublic:
     """Freeze the current state as the next version and publish it."""
     published = service.publish_event(session, principal, event)
     return service.event_public_for(session, principal.viewer, published)
 
 
-@router.get("/events/{event_id}/versions", response_model=list[EventVersionPublic], tags=["events"])
+@router.get("/events/{event_id}/versions", response_model=list[EventVersionPublic])
 def event_versions(event: EventDep, session: SessionDep) -> list[EventVersionPublic]:
     """Published versions of the event, newest first."""
     return service.event_history(session, event)
 
 
-@router.post(
-    "/events/{event_id}/indicators",
-    response_model=IndicatorBatchResult,
-    status_code=status.HTTP_201_CREATED,
-    tags=["indicators"],
-)
-def add_indicators(
-    event: EventDep, data: IndicatorBatch, session: SessionDep, principal: PrincipalDep
-) -> IndicatorBatchResult:
-    """Add indicators: valid ones are kept, each invalid one is listed in `rejected`."""
-    return service.add_indicators(session, principal, event, data)
+@router.post("/events/{event_id}/tags", response_model=EventPublic)
+def tag_event(
+    event: EventDep, data: TagCreate, session: SessionDep, principal: PrincipalDep
+) -> EventPublic:
+    """Tag the event: shared if your organisation owns it, otherwise seen only by yours."""
+    tags.add_tag(session, principal, event, data.tag)
+    return service.event_public_for(session, principal.viewer, event)
 
 
-@router.get("/indicators", response_model=ListOf[IndicatorPublic], tags=["indicators"])
-def search_indicators(
-    session: SessionDep,
-    principal: PrincipalDep,
-    filters: Annotated[IndicatorFilter, Depends()],
-    page: PageDep,
-) -> ListOf[IndicatorPublic]:
-    """Indicators you may see; `value` is an exact lookup of any canonical form (refanged)."""
-    return list_of(service.list_indicators(session, principal.viewer, filters, page))
+@router.delete("/events/{event_id}/tags", response_model=EventPublic)
+def untag_event(
+    event: EventDep, tag: Annotated[TagText, Query()], session: SessionDep, principal: PrincipalDep
+) -> EventPublic:
+    """Remove one of your organisation's tags from the event."""
+    tags.remove_tag(session, principal, event, tag)
+    return service.event_public_for(session, principal.viewer, event)
 
 
-@router.get("/indicators/{indicator_id}", response_model=IndicatorPublic, tags=["indicators"])
-def get_indicator(
-    indicator_id: RowId, session: SessionDep, principal: PrincipalDep
-) -> IndicatorPublic:
-    return service.indicator_public(service.get_indicator(session, principal.viewer, indicator_id))
+@router.get("/events/{event_id}/correlations", response_model=list[CorrelatedEventPublic])
+def event_correlations(
+    event: EventDep, session: SessionDep, principal: PrincipalDep
+) -> list[CorrelatedEventPublic]:
+    """Other events you may see that share indicator values or networks with this one."""
+    found = correlation.correlated_events(session, principal.viewer, event.id)
+    return [CorrelatedEventPublic.model_validate(item, from_attributes=True) for item in found]
+
+
+@router.get("/events/{event_id}/sightings/timeline", response_model=list[TimelinePoint])
+def event_sightings_timeline(
+    event: EventDep, session: SessionDep, principal: PrincipalDep
+) -> list[TimelinePoint]:
+    """Sightings of the event's indicators per day and kind."""
+    return sightings.event_timeline(session, principal.viewer, event)

@@ -5,14 +5,24 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from entente.core.access import AccessControlled
 from entente.core.clock import utcnow
 from entente.core.db import Base, UTCDateTime, str_enum
 from entente.members.models import Organisation
-from entente.sharing.choices import AnalysisState, ThreatLevel
+from entente.sharing.choices import AnalysisState, CorrelationKind, SightingKind, ThreatLevel
 from entente.sharing.indicators.types import Category, IndicatorType
 from entente.vocabulary.markings import TLP
 
@@ -95,7 +105,12 @@ class Indicator(Base):
     __tablename__ = "indicator"
     # Exact lookups go through a digest of the value: a fixed 64 bytes indexes on every
     # backend, where a long URL or subject would overflow a PostgreSQL B-tree entry.
-    __table_args__ = (Index("ix_indicator_type_value_digest", "type", "value_digest"),)
+    # Correlation finds the networks of a bucket (or the bucketless wide ones) by type first:
+    # a bucket holds many addresses but few networks (see `sharing.correlation`).
+    __table_args__ = (
+        Index("ix_indicator_type_value_digest", "type", "value_digest"),
+        Index("ix_indicator_type_net_bucket_net_low", "type", "net_bucket", "net_low"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
@@ -110,5 +125,85 @@ class Indicator(Base):
     first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The address range of an ip or cidr value as fixed-width hex (IPv4 mapped into
+    # ::ffff:0:0/96), so containment is a string range comparison on every backend; the
+    # bucket narrows it to an equality join (see `sharing.indicators.addresses`).
+    net_low: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    net_high: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    net_bucket: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Names of the warning lists the value hit when it was entered, comma-separated.
+    warning_lists: Mapped[str] = mapped_column(String(500), default="")
+    # Decay (`sharing.decay`): the score starts at `base_score` at `decay_from` and halves
+    # every half-life of the type; `expires_at` is when it falls below the threshold.
+    base_score: Mapped[int] = mapped_column(SmallInteger, default=100)
+    decay_from: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
 
     event: Mapped[Event] = relationship(back_populates="indicators")
+
+
+class Sighting(Base):
+    """A member's report that it saw an indicator (or found it a false positive, or expired)."""
+
+    __tablename__ = "sighting"
+    __table_args__ = (Index("ix_sighting_indicator_id_observed_at", "indicator_id", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicator.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    kind: Mapped[SightingKind] = mapped_column(str_enum(SightingKind))
+    source: Mapped[str] = mapped_column(String(200), default="")
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EventTag(Base):
+    """A tag on an event. The owner organisation's tags are shared with the event; another
+    organisation's tags are its own local labels, seen by nobody else (MISP's local tags).
+    """
+
+    __tablename__ = "event_tag"
+
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("event.id", ondelete="CASCADE"), primary_key=True
+    )
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Correlation(Base):
+    """A link between indicators of two different events, stored in both directions.
+
+    Rows are written set-based when indicators are added (`sharing.correlation`); reads
+    filter the other side through the access predicate, so a link to an event the viewer
+    may not see is never shown, nor counted.
+    """
+
+    __tablename__ = "correlation"
+
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicator.id", ondelete="CASCADE"), primary_key=True
+    )
+    other_indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicator.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    # The two events are copies of the indicators' own event ids, kept for per-event reads.
+    # No foreign keys on them: the indicator keys already cascade, and four key checks per
+    # link row were half the cost of writing links.
+    event_id: Mapped[int] = mapped_column(Integer, index=True)
+    other_event_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[CorrelationKind] = mapped_column(str_enum(CorrelationKind, 16))
+
+
+class WarningListSetting(Base):
+    """An admin's override of a shipped warning list's `enabled` switch."""
+
+    __tablename__ = "warning_list_setting"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,13 +8,14 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from entente.members.schemas import RowId, Strict
-from entente.sharing.choices import AnalysisState, ThreatLevel
+from entente.sharing.choices import AnalysisState, SightingKind, ThreatLevel
 from entente.sharing.indicators import Category, IndicatorType
 from entente.vocabulary.markings import TLP, Distribution
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
 Markdown = Annotated[str, StringConstraints(max_length=100_000)]
 Comment = Annotated[str, StringConstraints(max_length=5_000)]
+TagText = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 # At most this many indicators in one request; larger sets go through the bulk importers.
 MAX_INDICATORS_PER_REQUEST = 10_000
@@ -30,6 +31,7 @@ class EventCreate(Strict):
     distribution: Distribution
     sharing_group_id: RowId | None = None
     recipient_organisation_ids: list[RowId] = Field(default_factory=list, max_length=500)
+    tags: list[TagText] = Field(default_factory=list, max_length=100)
 
 
 class EventUpdate(Strict):
@@ -56,9 +58,11 @@ class EventPublic(BaseModel):
     sharing_group_id: int | None
     owner_organisation_id: int
     owner_organisation_name: str
+    owner_member_state: str = Field(description="ISO 3166 alpha-2 of the owner's member state")
     published: bool
     version: int
     indicator_count: int
+    tags: list[str] = Field(description="The owner's tags, and your organisation's own")
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
@@ -102,6 +106,9 @@ class IndicatorPublic(BaseModel):
     first_seen: datetime | None
     last_seen: datetime | None
     created_at: datetime
+    score: int = Field(description="Decay score 0-100 now; 0 once expired")
+    expires_at: datetime | None = Field(description="When it leaves matching; null: never")
+    warning_lists: list[str] = Field(description="Known-benign lists the value hit on entry")
 
 
 class IndicatorRejection(BaseModel):
@@ -112,6 +119,57 @@ class IndicatorRejection(BaseModel):
 
 
 class IndicatorBatchResult(BaseModel):
-    added: list[IndicatorPublic]
+    added: list[IndicatorPublic] = Field(description="The first 1,000 added, in input order")
+    added_count: int
     duplicates: int = Field(description="Values already in the event, not added again")
     rejected: list[IndicatorRejection]
+
+
+class TagCreate(Strict):
+    tag: TagText
+
+
+class SightingCreate(Strict):
+    kind: SightingKind = SightingKind.SEEN
+    source: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    count: int = Field(default=1, ge=1, le=1_000_000_000)
+    observed_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+
+
+class SightingPublic(BaseModel):
+    id: int
+    indicator_id: int
+    kind: SightingKind
+    source: str
+    count: int
+    observed_at: datetime
+    organisation_name: str | None = Field(
+        description="Shown to the indicator's owner and the reporter only; null otherwise"
+    )
+
+
+class SightingSummary(BaseModel):
+    """Sightings of one indicator, summed per kind, with the first and last time seen."""
+
+    indicator_id: int
+    seen: int
+    false_positive: int
+    expired: int
+    first_sighted_at: datetime | None
+    last_sighted_at: datetime | None
+
+
+class TimelinePoint(BaseModel):
+    day: date
+    kind: SightingKind
+    count: int
+
+
+class CorrelatedEventPublic(BaseModel):
+    event_id: int
+    title: str
+    event_date: date
+    tlp: TLP
+    owner_organisation_name: str
+    links: int = Field(description="Linked indicator pairs you may see")
+    sample_values: list[str]

@@ -1,108 +1,64 @@
-"""Events and their indicators: create, read through the access predicate, publish, search.
+"""Events: create, read through the access predicate, edit, tag, publish with history.
 
-Every read goes through `core.access.visible_to`; an event or indicator the viewer may not
-see raises `NotFound`, exactly as one that does not exist, so its existence is not revealed.
+Every read goes through `core.access.visible_to`; an event the viewer may not see raises
+`NotFound`, exactly as one that does not exist, so its existence is not revealed.
+Indicators live in `indicator_service`, search and facets in `search`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from typing import Any
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from entente.core import audit
-from entente.core.access import (
-    AccessColumns,
-    AccessRecipient,
-    Marking,
-    Viewer,
-    check_marking,
-    visible_to,
-)
+from entente.core.access import AccessRecipient, Marking, Viewer, check_marking, visible_to
 from entente.core.clock import utcnow
-from entente.core.errors import AppError, BadValue, NotFound, PermissionDenied
+from entente.core.errors import BadValue, NotFound
 from entente.core.pagination import Order, Page, PageRequest, paginate
 from entente.members.accounts import Principal
-from entente.members.choices import Role
 from entente.members.models import MemberState, Organisation
-from entente.sharing.filters import EventFilter, IndicatorFilter
-from entente.sharing.indicators import IndicatorType, canonicalise, refang
-from entente.sharing.models import Event, EventVersion, Indicator, SharingGroupMember
-from entente.sharing.schemas import (
-    EventCreate,
-    EventPublic,
-    EventUpdate,
-    EventVersionPublic,
-    IndicatorBatch,
-    IndicatorBatchResult,
-    IndicatorCreate,
-    IndicatorPublic,
-    IndicatorRejection,
-)
-from entente.vocabulary.markings import Distribution
-
-# Roles that may write shared data for their own organisation; readers only read.
-WRITER_ROLES = frozenset({Role.ADMIN, Role.ORG_ADMIN, Role.ANALYST})
-
-# An indicator reaches its event's audience, narrowed by its own (equal or stricter) TLP.
-INDICATOR_ACCESS = AccessColumns(
-    access_type=Event.__access_type__,
-    object_id=Event.id,
-    owner_organisation_id=Event.owner_organisation_id,
-    tlp=Indicator.tlp,
-    distribution=Event.distribution,
-    sharing_group_id=Event.sharing_group_id,
-)
-
-
-def value_digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
+from entente.sharing.filters import EventFilter
+from entente.sharing.indicator_service import indicator_publics
+from entente.sharing.models import Event, EventTag, EventVersion, Indicator, SharingGroupMember
+from entente.sharing.permissions import require_owner, require_writer
+from entente.sharing.queries import INDICATOR_ACCESS, visible_events
+from entente.sharing.schemas import EventCreate, EventPublic, EventUpdate, EventVersionPublic
+from entente.sharing.search import filtered_events
+from entente.sharing.tags import canonical_tag, event_tags, owner_tags
+from entente.vocabulary.markings import TLP, Distribution
 
 # ---- events ----------------------------------------------------------------------------
-
-
-def visible_events(viewer: Viewer) -> Select[Event]:
-    return select(Event).where(visible_to(viewer, Event))
 
 
 def list_events(
     session: Session, viewer: Viewer, filters: EventFilter, page: PageRequest
 ) -> Page[EventPublic]:
     """The events `viewer` may see, newest first, filtered."""
-    query = _filtered(visible_events(viewer), filters)
-    result = paginate(session, query, [Event.id], page, Order.DESC)
-    counts = _indicator_counts(session, viewer, [event.id for event in result.items])
-    items = [event_public(event, counts.get(event.id, 0)) for event in result.items]
-    return Page(items, result.next_cursor, result.count)
+    result = paginate(session, filtered_events(viewer, filters), [Event.id], page, Order.DESC)
+    return Page(event_publics(session, viewer, result.items), result.next_cursor, result.count)
 
 
-def _filtered(query: Select[Event], filters: EventFilter) -> Select[Event]:
-    if filters.q:
-        query = query.where(func.lower(Event.title).contains(filters.q.lower(), autoescape=True))
-    if filters.organisation_id is not None:
-        query = query.where(Event.owner_organisation_id == filters.organisation_id)
-    if filters.member_state:
-        owners = (
-            select(Organisation.id)
-            .join(MemberState)
-            .where(MemberState.alpha2 == filters.member_state.upper())
-        )
-        query = query.where(Event.owner_organisation_id.in_(owners))
-    if filters.tlp is not None:
-        query = query.where(Event.tlp == filters.tlp)
-    if filters.threat_level is not None:
-        query = query.where(Event.threat_level == filters.threat_level)
-    if filters.published is not None:
-        query = query.where(Event.published.is_(filters.published))
-    if filters.since is not None:
-        query = query.where(Event.event_date >= filters.since)
-    if filters.until is not None:
-        query = query.where(Event.event_date <= filters.until)
-    return query
+def event_publics(session: Session, viewer: Viewer, events: list[Event]) -> list[EventPublic]:
+    """API shapes of events the viewer may see, with its indicator counts and tags."""
+    ids = [event.id for event in events]
+    counts = _indicator_counts(session, viewer, ids)
+    tags = event_tags(session, viewer, ids)
+    states = _member_states(session, {event.owner_organisation_id for event in events})
+    return [
+        event_public(e, counts.get(e.id, 0), tags.get(e.id, []), states[e.owner_organisation_id])
+        for e in events
+    ]
+
+
+def _member_states(session: Session, organisation_ids: set[int]) -> dict[int, str]:
+    rows = session.execute(
+        select(Organisation.id, MemberState.alpha2)
+        .join(MemberState, MemberState.id == Organisation.member_state_id)
+        .where(Organisation.id.in_(sorted(organisation_ids)))
+    )
+    return {organisation_id: alpha2 for organisation_id, alpha2 in rows}
 
 
 def _indicator_counts(session: Session, viewer: Viewer, event_ids: list[int]) -> dict[int, int]:
@@ -128,7 +84,9 @@ def get_event(session: Session, viewer: Viewer, event_id: int) -> Event:
     return event
 
 
-def event_public(event: Event, indicator_count: int) -> EventPublic:
+def event_public(
+    event: Event, indicator_count: int, tags: list[str], member_state: str
+) -> EventPublic:
     owner = event.owner_organisation
     return EventPublic(
         id=event.id,
@@ -143,9 +101,11 @@ def event_public(event: Event, indicator_count: int) -> EventPublic:
         sharing_group_id=event.sharing_group_id,
         owner_organisation_id=event.owner_organisation_id,
         owner_organisation_name=owner.name,
+        owner_member_state=member_state,
         published=event.published,
         version=event.version,
         indicator_count=indicator_count,
+        tags=tags,
         created_at=event.created_at,
         updated_at=event.updated_at,
         published_at=event.published_at,
@@ -153,13 +113,14 @@ def event_public(event: Event, indicator_count: int) -> EventPublic:
 
 
 def event_public_for(session: Session, viewer: Viewer, event: Event) -> EventPublic:
-    return event_public(event, _indicator_counts(session, viewer, [event.id]).get(event.id, 0))
+    return event_publics(session, viewer, [event])[0]
 
 
 def create_event(session: Session, principal: Principal, data: EventCreate) -> Event:
     """A new, unpublished event owned by the caller's organisation."""
-    _require_writer(principal)
+    require_writer(principal)
     owner_id = principal.user.organisation_id
+    tags = _canonical_tags(data.tags)
     recipients = frozenset(data.recipient_organisation_ids)
     marking = Marking(owner_id, data.tlp, data.distribution, data.sharing_group_id, recipients)
     _check_event_marking(session, marking)
@@ -185,6 +146,7 @@ def create_event(session: Session, principal: Principal, data: EventCreate) -> E
         AccessRecipient(object_type=Event.__access_type__, object_id=event.id, organisation_id=o)
         for o in sorted(recipients)
     )
+    session.add_all(EventTag(event_id=event.id, organisation_id=owner_id, name=t) for t in tags)
     audit.record(
         session,
         principal.actor(),
@@ -196,6 +158,16 @@ def create_event(session: Session, principal: Principal, data: EventCreate) -> E
     )
     session.commit()
     return event
+
+
+def _canonical_tags(texts: list[str]) -> list[str]:
+    tags: set[str] = set()
+    for index, text in enumerate(texts):
+        try:
+            tags.add(canonical_tag(text))
+        except BadValue as exc:
+            raise BadValue(exc.message, field=f"tags[{index}]", value=text) from exc
+    return sorted(tags)
 
 
 def _check_event_marking(session: Session, marking: Marking) -> None:
@@ -248,18 +220,6 @@ def event_recipients(session: Session, event: Event) -> frozenset[int]:
     )
 
 
-def _require_writer(principal: Principal) -> None:
-    if principal.user.role not in WRITER_ROLES:
-        raise PermissionDenied("readers may not write shared data")
-
-
-def require_owner(principal: Principal, event: Event) -> None:
-    """Only writers of the owner organisation change an event (platform admins included)."""
-    _require_writer(principal)
-    if principal.user.organisation_id != event.owner_organisation_id:
-        raise PermissionDenied("only the owner organisation may change this event")
-
-
 def update_event(session: Session, principal: Principal, event: Event, data: EventUpdate) -> Event:
     """Edit an event; an edit after publishing waits for the next publication."""
     require_owner(principal, event)
@@ -278,10 +238,15 @@ def update_event(session: Session, principal: Principal, event: Event, data: Eve
     _check_event_marking(session, marking)
     for key, value in changes.items():
         setattr(event, key, value)
-    # A tightened event TLP tightens its indicators too: an indicator is never looser.
-    for indicator in event.indicators:
-        if not indicator.tlp.is_stricter_or_equal(event.tlp):
-            indicator.tlp = event.tlp
+    # A tightened event TLP tightens its indicators too, in one statement however many.
+    looser = [tlp for tlp in TLP if not tlp.is_stricter_or_equal(event.tlp)]
+    if looser:
+        session.execute(
+            update(Indicator)
+            .where(Indicator.event_id == event.id, Indicator.tlp.in_(looser))
+            .values(tlp=event.tlp)
+            .execution_options(synchronize_session="fetch")
+        )
     event.published = False
     event.updated_at = utcnow()
     audit.record(
@@ -303,9 +268,11 @@ def publish_event(session: Session, principal: Principal, event: Event) -> Event
     event.version += 1
     event.published = True
     event.published_at = utcnow()
-    snapshot = event_public(event, len(event.indicators)).model_dump(mode="json")
+    tags = owner_tags(session, event)
+    state = event.owner_organisation.member_state.alpha2
+    snapshot = event_public(event, len(event.indicators), tags, state).model_dump(mode="json")
     snapshot["indicators"] = [
-        indicator_public(indicator).model_dump(mode="json") for indicator in event.indicators
+        indicator.model_dump(mode="json") for indicator in indicator_publics(event.indicators)
     ]
     session.add(
         EventVersion(
@@ -340,145 +307,3 @@ def event_history(session: Session, event: Event) -> list[EventVersionPublic]:
         )
         for v in versions
     ]
-
-
-# ---- indicators ------------------------------------------------------------------------
-
-
-def indicator_public(indicator: Indicator) -> IndicatorPublic:
-    return IndicatorPublic.model_validate(indicator, from_attributes=True)
-
-
-def add_indicators(
-    session: Session, principal: Principal, event: Event, batch: IndicatorBatch
-) -> IndicatorBatchResult:
-    """Add many indicators at once: valid ones are kept, each bad one is reported with why."""
-    require_owner(principal, event)
-    existing = {
-        (indicator_type, digest)
-        for indicator_type, digest in session.execute(
-            select(Indicator.type, Indicator.value_digest).where(Indicator.event_id == event.id)
-        )
-    }
-    rows: list[dict[str, Any]] = []
-    rejected: list[IndicatorRejection] = []
-    duplicates = 0
-    now = utcnow()
-    for index, item in enumerate(batch.indicators):
-        try:
-            row = _indicator_row(event, item, now)
-        except AppError as exc:
-            rejected.append(_rejection(index, exc, item))
-            continue
-        key = (row["type"], row["value_digest"])
-        if key in existing:
-            duplicates += 1
-            continue
-        existing.add(key)
-        rows.append(row)
-    if not rows and rejected:
-        first = rejected[0]
-        raise BadValue(first.message, field=first.field, value=first.value)
-    if rows:
-        session.execute(insert(Indicator), rows)
-        event.published = False
-        event.updated_at = now
-    audit.record(
-        session,
-        principal.actor(),
-        "indicator.add",
-        ("event", event.id),
-        added=len(rows),
-        duplicates=duplicates,
-        rejected=len(rejected),
-    )
-    session.commit()
-    uuids = [row["uuid"] for row in rows]
-    added: list[Indicator] = (
-        list(
-            session.scalars(
-                select(Indicator).where(Indicator.uuid.in_(uuids)).order_by(Indicator.id)
-            )
-        )
-        if uuids
-        else []
-    )
-    return IndicatorBatchResult(
-        added=[indicator_public(i) for i in added], duplicates=duplicates, rejected=rejected
-    )
-
-
-def _indicator_row(event: Event, item: IndicatorCreate, now: Any) -> dict[str, Any]:
-    value = canonicalise(item.type, item.value)
-    tlp = item.tlp or event.tlp
-    if not tlp.is_stricter_or_equal(event.tlp):
-        raise BadValue(
-            f"{tlp.label} is looser than the event's {event.tlp.label}",
-            field="tlp",
-            value=tlp.value,
-        )
-    if item.first_seen and item.last_seen and item.last_seen < item.first_seen:
-        raise BadValue("last_seen is before first_seen", field="last_seen", value=None)
-    return {
-        "uuid": str(uuid.uuid4()),
-        "event_id": event.id,
-        "type": item.type,
-        "value": value,
-        "value_digest": value_digest(value),
-        "category": item.category or item.type.default_category,
-        "to_ids": item.to_ids,
-        "comment": item.comment,
-        "tlp": tlp,
-        "first_seen": item.first_seen,
-        "last_seen": item.last_seen,
-        "created_at": now,
-    }
-
-
-def _rejection(index: int, exc: AppError, item: IndicatorCreate) -> IndicatorRejection:
-    field = f"indicators[{index}].{exc.field}" if exc.field else f"indicators[{index}]"
-    value = exc.value if isinstance(exc.value, str) else item.value
-    return IndicatorRejection(index=index, field=field, value=value, message=exc.message)
-
-
-def list_indicators(
-    session: Session, viewer: Viewer, filters: IndicatorFilter, page: PageRequest
-) -> Page[IndicatorPublic]:
-    """Indicators the viewer may see; an exact `value` is looked up through its digest index."""
-    query = select(Indicator).join(Event).where(visible_to(viewer, INDICATOR_ACCESS))
-    if filters.value is not None:
-        digests = _candidate_digests(filters.value, filters.type)
-        query = query.where(Indicator.value_digest.in_(digests))
-    if filters.type is not None:
-        query = query.where(Indicator.type == filters.type)
-    if filters.event_id is not None:
-        query = query.where(Indicator.event_id == filters.event_id)
-    if filters.to_ids is not None:
-        query = query.where(Indicator.to_ids.is_(filters.to_ids))
-    result = paginate(session, query, [Indicator.id], page)
-    return Page([indicator_public(i) for i in result.items], result.next_cursor, result.count)
-
-
-def _candidate_digests(raw: str, indicator_type: IndicatorType | None) -> list[str]:
-    """Digests of every canonical form `raw` could have, so a search needs no type."""
-    types = [indicator_type] if indicator_type is not None else list(IndicatorType)
-    candidates = {raw.strip(), refang(raw.strip())}
-    for candidate_type in types:
-        try:
-            candidates.add(canonicalise(candidate_type, raw))
-        except AppError:
-            continue
-    return sorted(value_digest(candidate) for candidate in candidates if candidate)
-
-
-def get_indicator(session: Session, viewer: Viewer, indicator_id: int) -> Indicator:
-    indicator = session.scalar(
-        select(Indicator)
-        .join(Event)
-        .where(Indicator.id == indicator_id, visible_to(viewer, INDICATOR_ACCESS))
-    )
-    if indicator is None:
-        raise NotFound(
-            f"no indicator with id {indicator_id}", field="indicator_id", value=indicator_id
-        )
-    return indicator

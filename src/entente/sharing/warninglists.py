@@ -331,6 +331,19 @@ class WarningListIndex:
             _, _, name = name.partition(".")
         return found
 
+    def match_many(self, types: Sequence[IndicatorType], values: Sequence[str]) -> list[list[str]]:
+        """Lists hit by each (type, canonical value); addresses are matched in one numpy pass."""
+        hits: list[list[str]] = [[] for _ in values]
+        addresses = [row for row, kind in enumerate(types) if kind in _ADDRESS_TYPES]
+        if addresses:
+            matched = self.match_ips([values[row] for row in addresses])
+            for row, names in zip(addresses, matched, strict=True):
+                hits[row] = names
+        for row, kind in enumerate(types):
+            if kind not in _ADDRESS_TYPES:
+                hits[row] = self.match(kind, values[row])
+        return hits
+
     def match(self, indicator_type: IndicatorType | str, value: str) -> list[str]:
         """Lists hit by one indicator value of a given type; types no list covers hit nothing."""
         try:

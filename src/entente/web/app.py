@@ -18,7 +18,15 @@ from entente.core.logging import configure_logging
 from entente.members import api as members_api
 from entente.members import ui as members_ui
 from entente.sharing import api as sharing_api
-from entente.sharing import groups_api, groups_ui
+from entente.sharing import (
+    groups_api,
+    groups_ui,
+    indicators_api,
+    indicators_ui,
+    warninglists_api,
+    warninglists_ui,
+)
+from entente.sharing import ui as sharing_ui
 from entente.web import shell
 from entente.web.errors import install_error_handlers
 from entente.web.middleware import BodyLimitMiddleware, MetricsMiddleware, SecurityHeadersMiddleware
@@ -60,9 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(core_api.audit_router, prefix=API_PREFIX)
     app.include_router(groups_api.router, prefix=API_PREFIX)
     app.include_router(sharing_api.router, prefix=API_PREFIX)
+    app.include_router(indicators_api.router, prefix=API_PREFIX)
+    app.include_router(warninglists_api.router, prefix=API_PREFIX)
     app.include_router(shell.router)
     app.include_router(members_ui.router)
     app.include_router(groups_ui.router)
+    app.include_router(sharing_ui.router)
+    app.include_router(indicators_ui.router)
+    app.include_router(warninglists_ui.router)
     app.include_router(core_ui.router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 

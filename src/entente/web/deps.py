@@ -86,14 +86,24 @@ async def get_principal(
     """Who is calling: a bearer token wins; otherwise the UI session cookie (with CSRF)."""
     if credentials is not None:
         token_user = authenticate_token(session, credentials.credentials)
-        return Principal(user=token_user, viewer=load_viewer(session, token_user), via="api")
+        return Principal(
+            user=token_user,
+            viewer=load_viewer(session, token_user),
+            via="api",
+            client_address=client_address(request),
+        )
     user_id = request.session.get("user_id")
     user = session.get(User, user_id) if isinstance(user_id, int) else None
     if user is None or not user.is_active or not user.organisation.is_active:
         request.session.pop("user_id", None)
         raise NotAuthenticated("log in, or send an API token as 'Authorization: Bearer ...'")
     await check_csrf(request)
-    return Principal(user=user, viewer=load_viewer(session, user), via="ui")
+    return Principal(
+        user=user,
+        viewer=load_viewer(session, user),
+        via="ui",
+        client_address=client_address(request),
+    )
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

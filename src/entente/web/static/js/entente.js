@@ -52,6 +52,29 @@
     drawCharts(document);
     wireCopyButtons(document);
   });
+  // A form marked data-swap-invalid shows the server's answer to bad input: a 422 is the
+  // same page with the errors next to the fields (htmx leaves 4xx answers unswapped), and
+  // a 413 (the body limit, answered before any page) reveals the form's own notice.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // The event fires on the swap target; the form that asked is the request's element.
+    var config = event.detail.requestConfig;
+    var source = (config && config.elt) || event.target;
+    var form = source.closest && source.closest("[data-swap-invalid]");
+    if (!form) {
+      return;
+    }
+    var status = event.detail.xhr.status;
+    if (status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    } else if (status === 413) {
+      event.detail.isError = false; // handled here: the notice says what to do
+      var notice = form.querySelector("[data-too-large]");
+      if (notice) {
+        notice.hidden = false;
+      }
+    }
+  });
   // After an htmx swap the new content may hold charts; drawn ones are skipped by their state.
   document.addEventListener("htmx:afterSettle", function () {
     drawCharts(document);

@@ -1,0 +1,260 @@
+"""Correlation: which indicators of other events share a value with, or contain, this one.
+
+Links are computed when indicators are added, set-based: a handful of `INSERT ... SELECT`
+statements join the new rows against the whole table through indexes (the value digest for
+equal values; the address bucket and range for network containment, see
+`indicators.addresses`), so a 10,000-indicator event is correlated in one round of SQL
+rather than a Python loop over pairs. Rows are stored in both directions, so either event
+reads its links with one indexed lookup.
+
+Links are stored whatever their markings; *reads* pass both ends through the access
+predicate. A link to an indicator the viewer may not see is never returned or counted, so
+correlation never reveals that a hidden event exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
+
+from entente.core.access import Viewer, visible_to
+from entente.sharing.choices import CorrelationKind
+from entente.sharing.indicators.types import IndicatorType
+from entente.sharing.models import Correlation, Event, Indicator
+from entente.sharing.queries import indicator_access
+from entente.vocabulary.markings import TLP
+
+_COLUMNS = ["indicator_id", "other_indicator_id", "event_id", "other_event_id", "kind"]
+
+
+def correlate(session: Session, event_id: int, first_id: int, last_id: int) -> int:
+    """Link the event's indicators with ids in [first_id, last_id] to other events'.
+
+    Returns the number of links found (each stored twice, once per direction).
+    """
+    # Both directions in one statement from links found once (MATERIALIZED: not re-run per
+    # direction), which also spares reading the first direction back to write the second.
+    found = _links(event_id, first_id, last_id).cte("found").prefix_with("MATERIALIZED")
+    forward = select(*found.c)
+    c = list(found.c)
+    backward = select(c[1], c[0], c[3], c[2], c[4])
+    session.execute(insert(Correlation).from_select(_COLUMNS, union_all(forward, backward)))
+    count = session.scalar(
+        select(func.count())
+        .select_from(Correlation)
+        .where(
+            Correlation.event_id == event_id,
+            Correlation.indicator_id.between(first_id, last_id),
+        )
+    )
+    return int(count or 0)
+
+
+def _links(event_id: int, first_id: int, last_id: int) -> CompoundSelect[Any]:
+    """(new id, other id, new event, other event, kind) for each link of the new indicators."""
+    new, old = aliased(Indicator, name="new"), aliased(Indicator, name="old")
+    batch = and_(new.event_id == event_id, new.id.between(first_id, last_id))
+    elsewhere = old.event_id != event_id
+    different_value = old.value_digest != new.value_digest
+    old_is_network = old.type == IndicatorType.CIDR
+
+    def pairs(kind: CorrelationKind) -> Select[int, int, int, int, str]:
+        return select(new.id, old.id, new.event_id, old.event_id, literal(kind.value))
+
+    same_value = (
+        pairs(CorrelationKind.EXACT)
+        .join(old, old.value_digest == new.value_digest)
+        .where(batch, elsewhere)
+    )
+    # New address or network inside an older network of at least bucket length...
+    inside_bucketed = (
+        pairs(CorrelationKind.CIDR)
+        .join(old, and_(old_is_network, old.net_bucket == new.net_bucket))
+        .where(batch, elsewhere, different_value, _contains(old, new))
+    )
+    # ...or inside one of the few wider networks, which have no bucket.
+    wide = _wide_networks()
+    inside_wide = (
+        select(
+            new.id, wide.c.id, new.event_id, wide.c.event_id, literal(CorrelationKind.CIDR.value)
+        )
+        .join(wide, and_(wide.c.net_low <= new.net_low, wide.c.net_high >= new.net_high))
+        .where(
+            batch,
+            new.net_low.is_not(None),  # only addresses and networks meet the wide networks
+            wide.c.event_id != event_id,
+            wide.c.value_digest != new.value_digest,
+        )
+    )
+    # New network around older addresses or smaller networks: a range scan of `net_low`.
+    # (An equal range is an address here: two equal networks share their value.)
+    around = (
+        pairs(CorrelationKind.CIDR)
+        .join(old, and_(old.net_low >= new.net_low, old.net_low <= new.net_high))
+        .where(
+            batch,
+            elsewhere,
+            new.type == IndicatorType.CIDR,
+            different_value,
+            old.net_high <= new.net_high,
+        )
+    )
+    return union_all(same_value, inside_bucketed, inside_wide, around)
+
+
+def _wide_networks() -> CTE:
+    """Networks wider than a bucket: few, so they are read once (MATERIALIZED) and compared
+    in memory, rather than searched again for each new address (the planner, expecting a new
+    event to be small, would otherwise probe the index once per new row).
+    """
+    return (
+        select(
+            Indicator.id,
+            Indicator.event_id,
+            Indicator.value_digest,
+            Indicator.net_low,
+            Indicator.net_high,
+        )
+        .where(
+            Indicator.type == IndicatorType.CIDR,
+            Indicator.net_bucket.is_(None),
+            Indicator.net_low.is_not(None),
+        )
+        .cte("wide_network")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def _contains(outer: type[Indicator], inner: type[Indicator]) -> ColumnElement[bool]:
+    return and_(outer.net_low <= inner.net_low, outer.net_high >= inner.net_high)
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelatedEvent:
+    """Another event sharing indicators with this one, as far as the viewer may see."""
+
+    event_id: int
+    title: str
+    event_date: date
+    tlp: TLP
+    owner_organisation_name: str
+    links: int
+    sample_values: tuple[str, ...]
+
+
+def correlated_events(
+    session: Session, viewer: Viewer, event_id: int, limit: int = 100
+) -> list[CorrelatedEvent]:
+    """The events linked to `event_id` through indicators the viewer may see at both ends.
+
+    The caller has already checked that the viewer may see `event_id` itself.
+    """
+    links = _visible_links(viewer).where(Correlation.event_id == event_id).subquery()
+    rows = session.execute(
+        select(
+            links.c.other_event_id,
+            func.count(),
+            func.min(links.c.other_value),
+        )
+        .group_by(links.c.other_event_id)
+        .order_by(func.count().desc(), links.c.other_event_id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return []
+    other_ids = [row[0] for row in rows]
+    events = {
+        event.id: event for event in session.scalars(select(Event).where(Event.id.in_(other_ids)))
+    }
+    samples = _sample_values(session, viewer, event_id, other_ids)
+    return [
+        CorrelatedEvent(
+            event_id=other_id,
+            title=events[other_id].title,
+            event_date=events[other_id].event_date,
+            tlp=events[other_id].tlp,
+            owner_organisation_name=events[other_id].owner_organisation.name,
+            links=int(count),
+            sample_values=samples.get(other_id, (first_value,)),
+        )
+        for other_id, count, first_value in rows
+    ]
+
+
+_SAMPLES_PER_EVENT = 5
+
+
+def _sample_values(
+    session: Session, viewer: Viewer, event_id: int, other_ids: list[int]
+) -> dict[int, tuple[str, ...]]:
+    links = (
+        _visible_links(viewer)
+        .where(Correlation.event_id == event_id, Correlation.other_event_id.in_(other_ids))
+        .subquery()
+    )
+    ranked = select(
+        links.c.other_event_id,
+        links.c.my_value,
+        func.row_number()
+        .over(partition_by=links.c.other_event_id, order_by=links.c.my_value)
+        .label("position"),
+    ).subquery()
+    samples: dict[int, list[str]] = {}
+    for other_id, value in session.execute(
+        select(ranked.c.other_event_id, ranked.c.my_value).where(
+            ranked.c.position <= _SAMPLES_PER_EVENT
+        )
+    ):
+        samples.setdefault(other_id, []).append(value)
+    return {other_id: tuple(values) for other_id, values in samples.items()}
+
+
+def indicator_link_counts(
+    session: Session, viewer: Viewer, indicator_ids: list[int]
+) -> dict[int, int]:
+    """For each indicator, how many indicators of other events it is linked to (visible ones)."""
+    if not indicator_ids:
+        return {}
+    links = _visible_links(viewer).where(Correlation.indicator_id.in_(indicator_ids)).subquery()
+    rows = session.execute(
+        select(links.c.indicator_id, func.count()).group_by(links.c.indicator_id)
+    )
+    return {indicator_id: int(count) for indicator_id, count in rows}
+
+
+def _visible_links(viewer: Viewer) -> Select[int, int, int, str, str]:
+    """Correlation rows whose two indicators the viewer may both see, with their values."""
+    mine, other = aliased(Indicator, name="mine"), aliased(Indicator, name="other")
+    my_event, other_event = aliased(Event, name="my_event"), aliased(Event, name="other_event")
+    return (
+        select(
+            Correlation.indicator_id,
+            Correlation.other_indicator_id,
+            Correlation.other_event_id,
+            mine.value.label("my_value"),
+            other.value.label("other_value"),
+        )
+        .join(mine, mine.id == Correlation.indicator_id)
+        .join(my_event, my_event.id == Correlation.event_id)
+        .join(other, other.id == Correlation.other_indicator_id)
+        .join(other_event, other_event.id == Correlation.other_event_id)
+        .where(
+            visible_to(viewer, indicator_access(mine, my_event)),
+            visible_to(viewer, indicator_access(other, other_event)),
+        )
+    )

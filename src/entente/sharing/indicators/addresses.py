@@ -1,0 +1,59 @@
+"""Address ranges of ip and cidr indicators, in a form every database can compare.
+
+Correlation ("this address is inside that network") and search ("everything in
+192.0.2.0/24") need range comparisons that use an index on SQLite and PostgreSQL alike. Each
+ip or cidr value is stored as its lowest and highest address in fixed-width lower-case hex
+(32 digits, IPv4 mapped into ::ffff:0:0/96 as RFC 4291 section 2.5.5.2 does), so text order
+is address order and containment is two string comparisons.
+
+An open-ended range condition ("the networks whose low end is below this address") still
+scans, so ranges also carry a *bucket*: the first bits of the address (/16 for IPv4, /32 for
+IPv6). An address and every network of at least that length containing it share the bucket,
+which turns the common case into an equality join; only the few wider networks are compared
+by range alone.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from entente.core.errors import BadValue
+from entente.sharing.indicators.types import IndicatorType
+
+_IPV4_MAPPED = 0xFFFF << 32
+_IPV4_OFFSET = 96  # bits before an IPv4 address once mapped into IPv6
+_BUCKET_BITS = {4: _IPV4_OFFSET + 16, 6: 32}
+ADDRESS_TYPES = frozenset({IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR})
+
+
+@dataclass(frozen=True, slots=True)
+class AddressRange:
+    """First and last address as 32 hex digits; `bucket` is None for networks wider than it."""
+
+    low: str
+    high: str
+    bucket: str | None
+
+
+def address_range(indicator_type: IndicatorType, value: str) -> AddressRange | None:
+    """The range of an ip or cidr indicator's canonical value; None for every other type."""
+    if indicator_type not in ADDRESS_TYPES:
+        return None
+    return network_range(value)
+
+
+def network_range(value: str) -> AddressRange:
+    """The range of an address or network in any spelling `ipaddress` reads."""
+    try:
+        network = ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError as exc:
+        raise BadValue("not an IP address or CIDR network", field="cidr", value=value) from exc
+    low, high = int(network.network_address), int(network.broadcast_address)
+    prefix = network.prefixlen
+    if network.version == 4:
+        low, high, prefix = low | _IPV4_MAPPED, high | _IPV4_MAPPED, prefix + _IPV4_OFFSET
+    bucket_bits = _BUCKET_BITS[network.version]
+    low_hex = f"{low:032x}"
+    bucket = low_hex[: bucket_bits // 4] if prefix >= bucket_bits else None
+    return AddressRange(low_hex, f"{high:032x}", bucket)
