@@ -54,6 +54,13 @@ typecheck: $(VENV)/.installed-test
 pytest: $(VENV)/.installed-test
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
+# The sharing benchmark on the PostgreSQL above (a scratch database, dropped afterwards):
+# one name=value line per figure. BENCH_ARGS="--indicators 100000 --events 5000" runs it small.
+.PHONY: bench
+BENCH_ARGS ?=
+bench: $(VENV)/.installed-test  ## the sharing benchmark on PostgreSQL (its API client, httpx, is a test extra)
+	$(BIN)/python bench/sharing_bench.py --admin-url $(ENTENTE_TEST_POSTGRES_URL) $(BENCH_ARGS)
+
 # Re-pin every dependency to what resolves today (run by hand when upgrading, then commit).
 lock:
 	$(PYTHON) -m venv /tmp/entente-lock && /tmp/entente-lock/bin/pip install --quiet -e '.[test]'

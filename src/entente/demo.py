@@ -1,4 +1,5 @@
-"""The demo partnership behind `entente demo`: invented organisations, users, groups, tokens.
+"""The demo partnership behind `entente demo`: invented organisations, users, groups, tokens,
+and a lively sharing space between them (`demo_sharing`).
 
 The data lives in `demo_data.toml` (TOML because the standard library reads it and people
 can edit it). Loading goes through the same services as the API, so the audit log shows
@@ -16,19 +17,27 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from entente.core import audit
 from entente.core.audit import Actor
 from entente.core.config import Environment, Settings
 from entente.core.errors import PermissionDenied
+from entente.demo_sharing import (
+    DemoEvent,
+    SharingLoad,
+    check_event_references,
+    ensure_event,
+    switch_off_warning_lists,
+)
 from entente.members import accounts, service
 from entente.members.choices import Role
 from entente.members.models import ApiToken, Organisation, User
 from entente.members.schemas import OrganisationCreate, TokenCreate, UserCreate
-from entente.sharing.models import SharingGroup, SharingGroupMember
+from entente.sharing import groups
+from entente.sharing.group_schemas import GroupCreate
+from entente.sharing.models import SharingGroup
 
 # Twelve characters or more, five or more distinct ones, none of the demo usernames in it:
 # it passes `accounts.check_password_strength` with the default settings.
@@ -66,6 +75,9 @@ class DemoData(_DemoRow):
     users: list[DemoUser]
     sharing_groups: list[DemoSharingGroup]
     tokens: list[DemoToken]
+    # Switched off by the demo's first admin before any indicator is entered.
+    disabled_warning_lists: list[str] = Field(default_factory=list)
+    events: list[DemoEvent] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:
@@ -79,7 +91,15 @@ class DemoData(_DemoRow):
             raise ValueError(f"unknown organisations referenced: {sorted(unknown)}")
         if unknown := {t.username for t in self.tokens} - {u.username for u in self.users}:
             raise ValueError(f"tokens for unknown users: {sorted(unknown)}")
+        if self.disabled_warning_lists and self.admin_username is None:
+            raise ValueError("switching warning lists off needs a demo user with role 'admin'")
+        roles = {user.username: user.role for user in self.users}
+        check_event_references(self.events, roles, {group.name for group in self.sharing_groups})
         return self
+
+    @property
+    def admin_username(self) -> str | None:
+        return next((user.username for user in self.users if user.role is Role.ADMIN), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +140,13 @@ def read_demo_data() -> DemoData:
 
 def step_count(data: DemoData) -> int:
     """How many times `load_demo` calls its `on_step`: the total of a progress bar."""
-    return len(data.organisations) + len(data.users) + len(data.sharing_groups) + len(data.tokens)
+    return (
+        len(data.organisations)
+        + len(data.users)
+        + len(data.sharing_groups)
+        + len(data.tokens)
+        + len(data.events)
+    )
 
 
 def load_demo(session: Session, actor: Actor, data: DemoData, on_step: StepCallback) -> DemoSummary:
@@ -146,6 +172,13 @@ def load_demo(session: Session, actor: Actor, data: DemoData, on_step: StepCallb
     for token_spec in data.tokens:
         _ensure_token(session, actor, token_spec, summary)
         on_step(f"token {token_spec.name}")
+    # The sharing space is written by the demo's people themselves, each under their name.
+    load = SharingLoad(session, actor.via, summary.count)
+    if data.admin_username is not None:
+        switch_off_warning_lists(load, data.admin_username, data.disabled_warning_lists)
+    for event_spec in data.events:
+        ensure_event(load, event_spec)
+        on_step(f"event {event_spec.title}")
     return summary
 
 
@@ -202,46 +235,27 @@ def _ensure_sharing_group(
     organisations: dict[str, Organisation],
     summary: DemoSummary,
 ) -> None:
-    # Written directly: sharing has no service yet; the audit entries are recorded here.
+    """Through `sharing.groups`, as an operator would: a new group with its members, or the
+    members a group already there is missing, each audited by the service.
+    """
+    members = [organisations[short_name] for short_name in spec.members]
     group = session.scalar(select(SharingGroup).where(SharingGroup.name == spec.name))
     if group is None:
-        group = SharingGroup(
+        data = GroupCreate(
             name=spec.name,
             releasability=spec.releasability,
             creator_organisation_id=organisations[spec.creator].id,
+            member_organisation_ids=[organisation.id for organisation in members],
         )
-        session.add(group)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "sharing_group.create",
-            ("sharing_group", group.id),
-            name=group.name,
-            creator=organisations[spec.creator].name,
-        )
+        group = groups.create_group(session, actor, None, data)
         summary.count("sharing groups")
-    present = set(
-        session.scalars(
-            select(SharingGroupMember.organisation_id).where(
-                SharingGroupMember.sharing_group_id == group.id
-            )
-        )
-    )
-    for short_name in spec.members:
-        organisation = organisations[short_name]
-        if organisation.id in present:
-            continue
-        session.add(SharingGroupMember(sharing_group_id=group.id, organisation_id=organisation.id))
-        audit.record(
-            session,
-            actor,
-            "sharing_group.add_member",
-            ("sharing_group", group.id),
-            organisation=organisation.name,
-        )
-        summary.count("group memberships")
-    session.commit()
+        summary.count("group memberships", len(groups.member_ids(session, group)))
+        return
+    present = groups.member_ids(session, group)
+    for organisation in members:
+        if organisation.id not in present:
+            groups.add_member(session, actor, None, group, organisation.id)
+            summary.count("group memberships")
 
 
 def _ensure_token(session: Session, actor: Actor, spec: DemoToken, summary: DemoSummary) -> None:

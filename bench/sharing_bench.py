@@ -1,0 +1,417 @@
+"""Sharing at scale on PostgreSQL: exact lookup, bulk add and correlation (issue 4).
+
+Targets, with 1,000,000 indicators in 50,000 events:
+  exact lookup p99 < 20 ms through the API; bulk add of 100,000 indicators < 10 s;
+  correlation of a new 10,000-indicator event < 2 s.
+
+No peer is named for these targets in the issue, so none is measured alongside: the figures
+stand against the targets alone.
+
+What happens:
+1. A scratch database (`--database`, default `entente_bench`) is created, migrated with
+   `entente.core.migrate.upgrade`, and dropped at the end (unless `--keep`).
+2. Setup, not measured (see `sharing_dataset`): members and groups through the services,
+   then events, tags, indicators and correlation links by COPY and set-based SQL, then
+   VACUUM ANALYZE. Setup timings are printed too (`setup_*`).
+3. Measured, each through the real code path:
+   - exact lookup: the real app (`create_app`) under uvicorn on a loopback port, called with
+     httpx as a member analyst's API token: `GET /api/v1/indicators?value=...` for existing
+     and absent values, one at a time (p50, p99), then from several clients at once (rps);
+   - bulk add: 100,000 indicators into one event with `indicator_service.add_indicators` in
+     batches of 10,000 (the API maximum per request), then the same over HTTP;
+   - correlation: a new event of 10,000 indicators, many of them values other events have,
+     added in one batch; `sharing.correlation.correlate` is timed inside that add;
+   - event list and facets for the member, through the API.
+
+Progress goes to stderr; the figures to stdout, one `name=value` line each.
+
+    .venv/bin/python bench/sharing_bench.py                      # full size
+    .venv/bin/python bench/sharing_bench.py --indicators 100000 --events 5000   # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from unittest.mock import patch
+
+import httpx
+import numpy as np
+import psycopg
+import sqlalchemy as sa
+import uvicorn
+from sharing_dataset import (
+    IndicatorRows,
+    Member,
+    Population,
+    analyse,
+    build_correlations,
+    create_population,
+    load_events,
+    load_indicators,
+    plan_events,
+    sample_indicators,
+)
+from sharing_values import TYPE_WEIGHTS, TYPES, ValueMaker
+from sqlalchemy.orm import Session, sessionmaker
+
+from entente.core.config import Settings
+from entente.core.db import create_db_engine, make_session_factory
+from entente.core.migrate import upgrade
+from entente.members.accounts import Principal, load_viewer
+from entente.members.models import User
+from entente.sharing import indicator_service, service
+from entente.sharing.correlation import correlate
+from entente.sharing.indicators import IndicatorType
+from entente.sharing.models import Event
+from entente.sharing.schemas import EventCreate, IndicatorBatch
+from entente.sharing.warninglist_settings import active_warning_lists
+from entente.vocabulary.markings import TLP, Distribution
+from entente.web.app import create_app
+
+BATCH = 10_000  # the API's maximum per request
+BULK = 100_000
+CORRELATED_EVENT = 10_000
+LOOKUP_CLIENTS = 4
+STARTED = time.perf_counter()
+
+
+def say(message: str) -> None:
+    print(f"[{time.perf_counter() - STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def figure(name: str, value: float | int | str) -> None:
+    shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+    print(f"{name}={shown}", flush=True)
+
+
+@contextmanager
+def stopwatch(name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    figure(name, time.perf_counter() - start)
+
+
+# ---- database --------------------------------------------------------------------------
+
+
+@contextmanager
+def scratch_database(admin_url: str, name: str, keep: bool) -> Iterator[str]:
+    """A fresh database `name` next to `admin_url`'s; dropped afterwards unless `keep`."""
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        if keep:
+            say(f"kept database {name}")
+        else:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def libpq_url(url: str) -> str:
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@dataclass(slots=True)
+class Loaded:
+    population: Population
+    maker: ValueMaker
+    known: list[tuple[IndicatorType, str]]  # values of loaded indicators, for overlaps
+
+
+def set_up(
+    sessions: sessionmaker[Session], url: str, args: argparse.Namespace, rng: np.random.Generator
+) -> Loaded:
+    """Everything the measurements need; prints how long each part of the setup took."""
+    with stopwatch("setup_members_s"), sessions() as session:
+        population = create_population(session, rng)
+        warnings = active_warning_lists(session)
+    with psycopg.connect(libpq_url(url)) as connection:
+        with stopwatch("setup_events_s"):
+            plan = plan_events(rng, population, args.events, args.indicators)
+            load_events(connection, plan)
+        say(f"{args.events:,} events loaded; indicators next")
+        rows = IndicatorRows(rng, plan, warnings)
+        with stopwatch("setup_indicators_s"):
+            for total in load_indicators(connection, rows):
+                say(f"  {total:,} indicators")
+        with stopwatch("setup_correlation_s"):
+            links = build_correlations(connection)
+        with stopwatch("setup_vacuum_analyze_s"):
+            analyse(connection)
+        known = sample_indicators(connection, 40_000, rng)
+    figure("events", args.events)
+    figure("indicators", rows.next_id - 1)
+    figure("correlation_rows_exact", links.get("exact", 0))
+    figure("correlation_rows_cidr", links.get("cidr", 0))
+    return Loaded(population, rows.maker, known)
+
+
+# ---- the app under uvicorn -------------------------------------------------------------
+
+
+@contextmanager
+def running_app(settings: Settings) -> Iterator[str]:
+    """The real app on a free loopback port, in a thread; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def api_client(base_url: str, member: Member) -> httpx.Client:
+    return httpx.Client(
+        base_url=base_url, headers={"Authorization": f"Bearer {member.token}"}, timeout=300
+    )
+
+
+# ---- measurements ----------------------------------------------------------------------
+
+
+def measure_lookups(base_url: str, member: Member, values: list[str]) -> None:
+    """Exact lookups one at a time (latency), then from several clients at once (throughput)."""
+
+    def lookup(client: httpx.Client, value: str) -> float:
+        start = time.perf_counter()
+        response = client.get("/api/v1/indicators", params={"value": value})
+        response.raise_for_status()
+        return time.perf_counter() - start
+
+    with api_client(base_url, member) as client:
+        for value in values[:20]:  # warm the connection pool and the caches
+            lookup(client, value)
+        latencies = np.array([lookup(client, value) for value in values]) * 1000
+    figure("lookups", len(values))
+    figure("lookup_p50_ms", float(np.percentile(latencies, 50)))
+    figure("lookup_p99_ms", float(np.percentile(latencies, 99)))
+
+    def client_run(share: Sequence[str]) -> None:
+        with api_client(base_url, member) as client:
+            for value in share:
+                lookup(client, value)
+
+    shares = [values[i::LOOKUP_CLIENTS] for i in range(LOOKUP_CLIENTS)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(LOOKUP_CLIENTS) as pool:
+        list(pool.map(client_run, shares))
+    figure("lookup_clients", LOOKUP_CLIENTS)
+    figure("lookup_rps", len(values) / (time.perf_counter() - start))
+
+
+@dataclass(slots=True)
+class CorrelateCalls:
+    seconds: float = 0.0
+    links: int = 0
+    calls: int = 0
+
+
+@contextmanager
+def timed_correlate() -> Iterator[CorrelateCalls]:
+    """Time `correlate` where `add_indicators` calls it, without changing what it does."""
+    calls = CorrelateCalls()
+
+    def timed(session: Session, event_id: int, first_id: int, last_id: int) -> int:
+        start = time.perf_counter()
+        links = correlate(session, event_id, first_id, last_id)
+        calls.seconds += time.perf_counter() - start
+        calls.links += links
+        calls.calls += 1
+        return links
+
+    with patch.object(indicator_service, "correlate", timed):
+        yield calls
+
+
+def new_event(session: Session, member: Member, title: str) -> tuple[Principal, Event]:
+    user = session.get(User, member.user_id)
+    if user is None:
+        raise LookupError("the benchmark user is missing")
+    principal = Principal(user=user, viewer=load_viewer(session, user), via="cli")
+    data = EventCreate(
+        title=title, event_date=date.today(), tlp=TLP.AMBER, distribution=Distribution.ALL_MEMBERS
+    )
+    return principal, service.create_event(session, principal, data)
+
+
+def measure_bulk_add(sessions: sessionmaker[Session], member: Member, batches: list[Any]) -> None:
+    """100,000 indicators into one event through the service, 10,000 per call."""
+    parsed = [IndicatorBatch.model_validate({"indicators": batch}) for batch in batches]
+    with sessions() as session, timed_correlate() as correlated:
+        principal, event = new_event(session, member, "Bulk import from a partner feed")
+        start = time.perf_counter()
+        added = sum(
+            indicator_service.add_indicators(session, principal, event, batch).added_count
+            for batch in parsed
+        )
+        elapsed = time.perf_counter() - start
+    figure("bulk_add_100k_s", elapsed)
+    figure("bulk_add_added", added)
+    figure("bulk_add_correlate_s", correlated.seconds)
+    figure("bulk_add_links", correlated.links)
+    figure("indicators_per_s", added / elapsed)
+
+
+def measure_bulk_add_api(base_url: str, member: Member, batches: list[Any]) -> None:
+    """The same volume over HTTP: ten POSTs of 10,000 indicators (JSON in, JSON out)."""
+    with api_client(base_url, member) as client:
+        created = client.post(
+            "/api/v1/events",
+            json={
+                "title": "Bulk import over the API",
+                "event_date": date.today().isoformat(),
+                "tlp": "amber",
+                "distribution": "all_members",
+            },
+        )
+        created.raise_for_status()
+        path = f"/api/v1/events/{created.json()['id']}/indicators"
+        start = time.perf_counter()
+        for batch in batches:
+            client.post(path, json={"indicators": batch}).raise_for_status()
+        figure("bulk_add_100k_api_s", time.perf_counter() - start)
+
+
+def measure_correlation(sessions: sessionmaker[Session], member: Member, batch: list[Any]) -> None:
+    """A new event of 10,000 indicators overlapping others, added and correlated in one call."""
+    parsed = IndicatorBatch.model_validate({"indicators": batch})
+    with sessions() as session, timed_correlate() as correlated:
+        principal, event = new_event(session, member, "Ransomware affiliate infrastructure")
+        start = time.perf_counter()
+        indicator_service.add_indicators(session, principal, event, parsed)
+        elapsed = time.perf_counter() - start
+    figure("add_10k_event_s", elapsed)
+    figure("correlate_10k_s", correlated.seconds)
+    figure("correlate_10k_links", correlated.links)
+
+
+def measure_event_list(base_url: str, member: Member, runs: int = 10) -> None:
+    """The first page of the event list and its facets, as the member's UI asks for them."""
+
+    def median_ms(path: str) -> float:
+        with api_client(base_url, member) as client:
+            client.get(path).raise_for_status()
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                client.get(path).raise_for_status()
+                times.append(time.perf_counter() - start)
+        return float(np.median(times) * 1000)
+
+    figure("events_list_ms", median_ms("/api/v1/events?limit=50"))
+    figure("facets_ms", median_ms("/api/v1/events/facets"))
+
+
+# ---- inputs ----------------------------------------------------------------------------
+
+
+def indicator_inputs(
+    maker: ValueMaker, rng: np.random.Generator, count: int, known: list[tuple[IndicatorType, str]]
+) -> list[dict[str, str]]:
+    """`count` indicators as a client sends them: `known` ones first, fresh ones of every type."""
+    kinds = rng.choice(len(TYPES), count - len(known), p=TYPE_WEIGHTS)
+    fresh: list[tuple[IndicatorType, str]] = []
+    for index, kind in enumerate(TYPES):
+        fresh.extend((kind, value) for value in maker.make(kind, int((kinds == index).sum())))
+    return [{"type": kind.value, "value": value} for kind, value in [*known, *fresh]]
+
+
+def batches_of(items: list[dict[str, str]], size: int) -> list[list[dict[str, str]]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def lookup_values(loaded: Loaded, rng: np.random.Generator, count: int) -> list[str]:
+    """Seven in ten lookups hit a loaded value (visible or not); the rest are absent."""
+    hits = [value for _kind, value in loaded.known[: int(count * 0.7)]]
+    absent = [row["value"] for row in indicator_inputs(loaded.maker, rng, count - len(hits), [])]
+    values = hits + absent
+    return [values[int(i)] for i in rng.permutation(len(values))]
+
+
+# ---- main ------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--indicators", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--lookups", type=int, default=1_000)
+    parser.add_argument(
+        "--admin-url",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        help="a database on the server to connect to while creating the scratch one",
+    )
+    parser.add_argument("--database", default="entente_bench")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--keep", action="store_true", help="keep the database (for EXPLAIN)")
+    return parser.parse_args(argv)
+
+
+def run(url: str, args: argparse.Namespace) -> None:
+    rng = np.random.default_rng(args.seed)
+    settings = Settings(database_url=url, log_level="WARNING")
+    engine = create_db_engine(settings)
+    upgrade(engine)
+    sessions = make_session_factory(engine, settings)
+    loaded = set_up(sessions, url, args, rng)
+    member = loaded.population.member
+    known = iter(loaded.known[args.lookups :])
+    bulk_overlap = [next(known) for _ in range(min(BULK // 10, len(loaded.known) // 4))]
+    bulk = batches_of(indicator_inputs(loaded.maker, rng, BULK, bulk_overlap), BATCH)
+    overlap = [next(known) for _ in range(min(CORRELATED_EVENT * 4 // 10, len(loaded.known) // 4))]
+    correlated = indicator_inputs(loaded.maker, rng, CORRELATED_EVENT, overlap)
+    api_bulk = batches_of(indicator_inputs(loaded.maker, rng, BULK, bulk_overlap), BATCH)
+    with running_app(settings) as base_url:
+        # Reads first, on the hub as loaded; then the writes, which add 210,000 indicators.
+        say(f"measuring: {args.lookups:,} exact lookups through the API")
+        measure_lookups(base_url, member, lookup_values(loaded, rng, args.lookups))
+        say("measuring: event list and facets")
+        measure_event_list(base_url, member)
+        say("measuring: bulk add through the service")
+        measure_bulk_add(sessions, member, bulk)
+        say("measuring: correlation of a new 10,000-indicator event")
+        measure_correlation(sessions, member, correlated)
+        say("measuring: bulk add over the API")
+        measure_bulk_add_api(base_url, member, api_bulk)
+    engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    # Timings depend on what else the machine runs: say how busy it was.
+    figure("cpu_count", os.cpu_count() or 0)
+    figure("load_average_1m_start", os.getloadavg()[0])
+    with scratch_database(args.admin_url, args.database, args.keep) as url:
+        run(url, args)
+    figure("load_average_1m_end", os.getloadavg()[0])
+    say("done")
+
+
+if __name__ == "__main__":
+    main()
