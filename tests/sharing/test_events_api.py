@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from entente.core.audit import AuditEntry
 from entente.members.choices import Role
 from entente.sharing.models import Event, Indicator
 from tests.factories import auth, make_organisation, make_token, make_user
@@ -222,3 +223,22 @@ def test_an_event_carries_its_owner_member_state_in_list_and_detail(
     assert event["owner_member_state"] == "KE"
     listed = client.get("/api/v1/events", params={"member_state": "ke"}, headers=owner).json()
     assert [(e["id"], e["owner_member_state"]) for e in listed["data"]] == [(event["id"], "KE")]
+
+
+def test_sharing_writes_through_the_api_are_audited_with_the_client_address(
+    client: TestClient, session: Session
+) -> None:
+    headers = _analyst(session)
+    event = _event(client, headers)
+    batch = {"indicators": [{"type": "domain", "value": "audited.example"}]}
+    client.post(f"/api/v1/events/{event['id']}/indicators", json=batch, headers=headers)
+    entries = session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.object_type == "event", AuditEntry.object_id == str(event["id"])
+        )
+    ).all()
+    # Starlette's test client connects from the address "testclient".
+    assert {(e.action, e.client_address) for e in entries} == {
+        ("event.create", "testclient"),
+        ("indicator.add", "testclient"),
+    }

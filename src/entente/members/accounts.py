@@ -45,12 +45,12 @@ class Principal:
     # Where the request came from, so every audit entry written for it records the address.
     client_address: str | None = None
 
-    def actor(self, client_address: str | None = None) -> Actor:
+    def actor(self) -> Actor:
         return Actor(
             label=self.user.username,
             via=self.via,
             user_id=self.user.id,
-            client_address=client_address or self.client_address,
+            client_address=self.client_address,
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi import APIRouter, Depends, Path, status
 
 from entente.members import accounts, service
 from entente.members.filters import MemberStateFilter, OrganisationFilter, UserFilter
@@ -31,7 +31,6 @@ from entente.web.deps import (
     PageDep,
     PrincipalDep,
     SessionDep,
-    client_address,
 )
 from entente.web.errors import ERROR_RESPONSES
 
@@ -101,10 +100,10 @@ def list_organisations(
     tags=["organisations"],
 )
 def create_organisation(
-    data: OrganisationCreate, session: SessionDep, admin: AdminDep, request: Request
+    data: OrganisationCreate, session: SessionDep, admin: AdminDep
 ) -> OrganisationPublic:
     """Register an organisation of a member state. Platform admins only."""
-    organisation = service.create_organisation(session, admin.actor(client_address(request)), data)
+    organisation = service.create_organisation(session, admin.actor(), data)
     return service.organisation_public(organisation, 0)
 
 
@@ -123,13 +122,10 @@ def update_organisation(
     data: OrganisationUpdate,
     session: SessionDep,
     manager: ManagerDep,
-    request: Request,
 ) -> OrganisationPublic:
     """Platform admins edit any organisation; organisation admins edit their own."""
     service.check_may_edit_organisation(manager.user, organisation)
-    updated = service.update_organisation(
-        session, manager.actor(client_address(request)), organisation, data
-    )
+    updated = service.update_organisation(session, manager.actor(), organisation, data)
     return service.organisation_public(updated)
 
 
@@ -159,10 +155,8 @@ def list_users(
 @router.post(
     "/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED, tags=["users"]
 )
-def create_user(
-    data: UserCreate, session: SessionDep, manager: ManagerDep, request: Request
-) -> UserPublic:
-    user = accounts.create_user(session, manager.actor(client_address(request)), manager.user, data)
+def create_user(data: UserCreate, session: SessionDep, manager: ManagerDep) -> UserPublic:
+    user = accounts.create_user(session, manager.actor(), manager.user, data)
     return accounts.user_public(user)
 
 
@@ -173,10 +167,10 @@ def get_user(user: UserDep) -> UserPublic:
 
 @router.patch("/users/{user_id}", response_model=UserPublic, tags=["users"])
 def update_user(
-    user: UserDep, data: UserUpdate, session: SessionDep, manager: ManagerDep, request: Request
+    user: UserDep, data: UserUpdate, session: SessionDep, manager: ManagerDep
 ) -> UserPublic:
     """Change a user's role, name or active flag (never your own role)."""
-    actor = manager.actor(client_address(request))
+    actor = manager.actor()
     return accounts.user_public(accounts.update_user(session, actor, manager.user, user, data))
 
 
@@ -194,19 +188,15 @@ def list_tokens(
 @router.post(
     "/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED, tags=["tokens"]
 )
-def create_token(
-    data: TokenCreate, session: SessionDep, principal: PrincipalDep, request: Request
-) -> TokenCreated:
+def create_token(data: TokenCreate, session: SessionDep, principal: PrincipalDep) -> TokenCreated:
     """A new token for yourself. The `token` field is shown this once and never again."""
-    actor = principal.actor(client_address(request))
+    actor = principal.actor()
     token, clear = accounts.create_token(session, actor, principal.user, data)
     return TokenCreated(**accounts.token_public(token).model_dump(), token=clear)
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenPublic, tags=["tokens"])
-def revoke_token(
-    token: TokenDep, session: SessionDep, principal: PrincipalDep, request: Request
-) -> TokenPublic:
+def revoke_token(token: TokenDep, session: SessionDep, principal: PrincipalDep) -> TokenPublic:
     """Revoke a token at once; it stays listed as revoked, for the record."""
-    actor = principal.actor(client_address(request))
+    actor = principal.actor()
     return accounts.token_public(accounts.revoke_token(session, actor, token))

@@ -37,7 +37,6 @@ from entente.web.deps import (
     PrincipalDep,
     SessionDep,
     SettingsDep,
-    client_address,
 )
 from entente.web.filter_forms import FieldOverride, FilterForm, Widget, declare
 from entente.web.forms import FormDep, choice, field_errors, optional_int, parse_form
@@ -181,7 +180,7 @@ def create_organisation(
 ) -> Response:
     try:
         data = parse_form(OrganisationCreate, form)
-        created = service.create_organisation(session, admin.actor(client_address(request)), data)
+        created = service.create_organisation(session, admin.actor(), data)
     except AppError as exc:
         session.rollback()
         return _organisation_form(request, session, None, form, exc)
@@ -232,9 +231,7 @@ def update_organisation(
     service.check_may_edit_organisation(manager.user, organisation)
     try:
         data = parse_form(OrganisationUpdate, form, **_cleared(form))
-        service.update_organisation(
-            session, manager.actor(client_address(request)), organisation, data
-        )
+        service.update_organisation(session, manager.actor(), organisation, data)
     except AppError as exc:
         session.rollback()
         return _organisation_form(request, session, organisation, form, exc)
@@ -341,9 +338,7 @@ def create_user(
 ) -> Response:
     try:
         data = parse_form(UserCreate, form)
-        created = accounts.create_user(
-            session, manager.actor(client_address(request)), manager.user, data
-        )
+        created = accounts.create_user(session, manager.actor(), manager.user, data)
     except AppError as exc:
         session.rollback()
         return _user_form(request, session, manager.user, form, exc)
@@ -362,9 +357,7 @@ def change_role(
 ) -> Response:
     try:
         data = parse_form(UserUpdate, {"role": form.get("role", "")})
-        accounts.update_user(
-            session, manager.actor(client_address(request)), manager.user, user, data
-        )
+        accounts.update_user(session, manager.actor(), manager.user, user, data)
     except AppError as exc:
         session.rollback()
         return _user_page(request, manager.user, user, exc)
@@ -452,9 +445,7 @@ def create_token(
 ) -> Response:
     try:
         data = parse_form(TokenCreate, form)
-        token, clear = accounts.create_token(
-            session, principal.actor(client_address(request)), principal.user, data
-        )
+        token, clear = accounts.create_token(session, principal.actor(), principal.user, data)
     except AppError as exc:
         session.rollback()
         return render(
@@ -475,6 +466,6 @@ def create_token(
 def revoke_token(
     token: TokenDep, request: Request, session: SessionDep, principal: PrincipalDep
 ) -> Response:
-    accounts.revoke_token(session, principal.actor(client_address(request)), token)
+    accounts.revoke_token(session, principal.actor(), token)
     flash(request, f"Token '{token.name}' revoked.")
     return redirect("/tokens")

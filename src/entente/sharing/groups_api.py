@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from entente.members.schemas import ListOf, RowId, list_of
 from entente.sharing import groups
 from entente.sharing.group_schemas import GroupCreate, GroupFilter, GroupPublic, GroupUpdate
 from entente.sharing.models import SharingGroup
-from entente.web.deps import PageDep, PrincipalDep, SessionDep, client_address
+from entente.web.deps import PageDep, PrincipalDep, SessionDep
 from entente.web.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/sharing-groups", tags=["sharing groups"], responses=ERROR_RESPONSES)
@@ -36,11 +36,9 @@ def list_groups(
 
 
 @router.post("", response_model=GroupPublic, status_code=status.HTTP_201_CREATED)
-def create_group(
-    data: GroupCreate, session: SessionDep, principal: PrincipalDep, request: Request
-) -> GroupPublic:
+def create_group(data: GroupCreate, session: SessionDep, principal: PrincipalDep) -> GroupPublic:
     """Start a group managed by your organisation (org-admins; platform admins for any)."""
-    actor = principal.actor(client_address(request))
+    actor = principal.actor()
     group = groups.create_group(session, actor, principal.user, data)
     return groups.group_public(session, group)
 
@@ -56,19 +54,16 @@ def update_group(
     data: GroupUpdate,
     session: SessionDep,
     principal: PrincipalDep,
-    request: Request,
 ) -> GroupPublic:
     """Rename a group or change its releasability note (its creator organisation only)."""
-    actor = principal.actor(client_address(request))
+    actor = principal.actor()
     groups.update_group(session, actor, principal.user, group, data)
     return groups.group_public(session, group)
 
 
 @router.delete("/{group_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_group(
-    group: GroupDep, session: SessionDep, principal: PrincipalDep, request: Request
-) -> Response:
-    actor = principal.actor(client_address(request))
+def delete_group(group: GroupDep, session: SessionDep, principal: PrincipalDep) -> Response:
+    actor = principal.actor()
     groups.delete_group(session, actor, principal.user, group)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -79,10 +74,9 @@ def add_member(
     organisation_id: RowId,
     session: SessionDep,
     principal: PrincipalDep,
-    request: Request,
 ) -> GroupPublic:
     """Add an organisation to the group; adding a member again changes nothing."""
-    actor = principal.actor(client_address(request))
+    actor = principal.actor()
     groups.add_member(session, actor, principal.user, group, organisation_id)
     return groups.group_public(session, group)
 
@@ -93,9 +87,8 @@ def remove_member(
     organisation_id: RowId,
     session: SessionDep,
     principal: PrincipalDep,
-    request: Request,
 ) -> GroupPublic:
     """Take an organisation out of the group; the creator organisation always stays."""
-    actor = principal.actor(client_address(request))
+    actor = principal.actor()
     groups.remove_member(session, actor, principal.user, group, organisation_id)
     return groups.group_public(session, group)

@@ -30,7 +30,7 @@ from entente.sharing.group_schemas import (
 )
 from entente.sharing.groups_api import GroupDep
 from entente.sharing.models import SharingGroup
-from entente.web.deps import PageDep, PrincipalDep, SessionDep, client_address
+from entente.web.deps import PageDep, PrincipalDep, SessionDep
 from entente.web.filter_forms import FieldOverride, Widget, declare
 from entente.web.forms import FormDep, field_errors, optional_int, parse_form
 from entente.web.tables import Action, Align, Cell, Column, Table, muted, text, when
@@ -116,7 +116,7 @@ def create_group(
 ) -> Response:
     try:
         data = parse_form(GroupCreate, form)
-        actor = principal.actor(client_address(request))
+        actor = principal.actor()
         created = groups.create_group(session, actor, principal.user, data)
     except AppError as exc:
         session.rollback()
@@ -139,7 +139,7 @@ def update_group(
     try:
         # A blank releasability is a cleared note, not a field left out.
         data = parse_form(GroupUpdate, form, releasability=form.get("releasability", ""))
-        actor = principal.actor(client_address(request))
+        actor = principal.actor()
         groups.update_group(session, actor, principal.user, group, data)
     except AppError as exc:
         session.rollback()
@@ -154,7 +154,7 @@ def add_member(
 ) -> Response:
     try:
         organisation_id = optional_int(form.get("organisation_id", ""), "organisation_id") or 0
-        actor = principal.actor(client_address(request))
+        actor = principal.actor()
         added = groups.add_member(session, actor, principal.user, group, organisation_id)
     except AppError as exc:
         session.rollback()
@@ -171,7 +171,7 @@ def remove_member(
     session: SessionDep,
     principal: PrincipalDep,
 ) -> Response:
-    actor = principal.actor(client_address(request))
+    actor = principal.actor()
     removed = groups.remove_member(session, actor, principal.user, group, organisation_id)
     flash(request, f"'{removed.name}' is no longer a member of '{group.name}'.")
     return redirect(f"/sharing-groups/{group.id}")
@@ -182,7 +182,7 @@ def delete_group(
     group: GroupDep, request: Request, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     name = group.name
-    groups.delete_group(session, principal.actor(client_address(request)), principal.user, group)
+    groups.delete_group(session, principal.actor(), principal.user, group)
     flash(request, f"Sharing group '{name}' deleted.")
     return redirect("/sharing-groups")
 
