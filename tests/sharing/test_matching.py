@@ -116,3 +116,21 @@ def test_an_empty_batch_or_empty_value_is_refused(client: TestClient, session: S
 def test_matching_needs_authentication(client: TestClient) -> None:
     response = client.post("/api/v1/indicators/match", json={"values": ["x.example"]})
     assert response.status_code == 401
+
+
+def test_a_match_on_a_known_benign_value_carries_its_warning_lists(
+    client: TestClient, session: Session
+) -> None:
+    owner = member(session)
+    event = create_event(client, owner)
+    add_indicators(
+        client,
+        owner,
+        event,
+        {"type": "ipv4", "value": "8.8.8.8"},
+        {"type": "domain", "value": "evil.example"},
+    )
+    result = match(client, owner, "8.8.8.8", "evil.example")
+    flags = {m["value"]: m["warning_lists"] for m in result["matches"]}
+    assert flags["evil.example"] == []
+    assert flags["8.8.8.8"]  # a public resolver: noise, not an attack

@@ -64,7 +64,7 @@ def indicator_publics(
             {
                 **{key: getattr(indicator, key) for key in _PUBLIC_COLUMNS},
                 "score": score,
-                "warning_lists": [n for n in indicator.warning_lists.split(",") if n],
+                "warning_lists": indicator.warning_list_names,
             }
         )
         for indicator, score in zip(indicators, current, strict=True)

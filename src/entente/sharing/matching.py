@@ -39,6 +39,7 @@ class Match(BaseModel):
     type: IndicatorType
     canonical_value: str
     score: int
+    warning_lists: list[str] = Field(description="Known-benign lists the value hit: likely noise")
 
 
 class MatchResult(BaseModel):
@@ -68,6 +69,7 @@ def match_values(session: Session, viewer: Viewer, request: MatchRequest) -> Mat
             type=indicator.type,
             canonical_value=indicator.value,
             score=score,
+            warning_lists=indicator.warning_list_names,
         )
         for indicator, score in zip(found, current, strict=True)
         for value in dict.fromkeys(by_digest[indicator.value_digest])

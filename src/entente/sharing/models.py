@@ -141,6 +141,10 @@ class Indicator(Base):
 
     event: Mapped[Event] = relationship(back_populates="indicators")
 
+    @property
+    def warning_list_names(self) -> list[str]:
+        return [name for name in self.warning_lists.split(",") if name]
+
 
 class Sighting(Base):
     """A member's report that it saw an indicator (or found it a false positive, or expired)."""
