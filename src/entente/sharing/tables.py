@@ -148,7 +148,7 @@ HISTORY = Table[EventVersionPublic](
         Column("Title", lambda v: text(v.title)),
         Column("Indicators", lambda v: text(f"{v.indicator_count:,}"), Align.RIGHT),
     ),
-    empty="Not published yet: members see no version of this event until its owner publishes it.",
+    empty="Not published yet: no version is frozen until the owner publishes the event.",
 )
 
 
