@@ -242,3 +242,31 @@ def test_sharing_writes_through_the_api_are_audited_with_the_client_address(
         ("event.create", "testclient"),
         ("indicator.add", "testclient"),
     }
+
+
+def test_values_the_event_already_holds_are_counted_as_duplicates_not_stored_again(
+    client: TestClient, session: Session
+) -> None:
+    headers = _analyst(session)
+    event = _event(client, headers)
+    path = f"/api/v1/events/{event['id']}/indicators"
+    first = {"indicators": [{"type": "domain", "value": "once.example"}]}
+    assert client.post(path, json=first, headers=headers).json()["added_count"] == 1
+    again = {
+        "indicators": [
+            {"type": "domain", "value": "ONCE[.]example"},
+            {"type": "hostname", "value": "once.example"},  # same value, another type: kept
+            {"type": "domain", "value": "new.example"},
+            {"type": "domain", "value": "new.example"},
+        ]
+    }
+    result = client.post(path, json=again, headers=headers).json()
+    assert (result["added_count"], result["duplicates"]) == (2, 2)
+    assert sorted((i["type"], i["value"]) for i in result["added"]) == [
+        ("domain", "new.example"),
+        ("hostname", "once.example"),
+    ]
+    stored = session.scalar(
+        select(func.count(Indicator.id)).where(Indicator.event_id == event["id"])
+    )
+    assert stored == 3

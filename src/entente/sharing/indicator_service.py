@@ -22,7 +22,7 @@ from entente.core.errors import AppError, BadValue, NotFound
 from entente.members.accounts import Principal
 from entente.sharing import decay
 from entente.sharing.correlation import correlate
-from entente.sharing.indicators import canonicalise
+from entente.sharing.indicators import IndicatorType, canonicalise
 from entente.sharing.indicators.addresses import address_range
 from entente.sharing.models import Event, Indicator
 from entente.sharing.permissions import require_owner
@@ -89,29 +89,20 @@ def add_indicators(
     from the event's tags, and correlated with other events in the same transaction.
     """
     require_owner(principal, event)
-    existing = {
-        (indicator_type, digest)
-        for indicator_type, digest in session.execute(
-            select(Indicator.type, Indicator.value_digest).where(Indicator.event_id == event.id)
-        )
-    }
     now = utcnow()
     base = decay.base_score(owner_tags(session, event))
-    rows: list[dict[str, Any]] = []
+    candidates: dict[tuple[IndicatorType, str], dict[str, Any]] = {}
     rejected: list[IndicatorRejection] = []
-    duplicates = 0
     for index, item in enumerate(batch.indicators):
         try:
             row = _indicator_row(event, item, now, base)
         except AppError as exc:
             rejected.append(_rejection(index, exc, item))
             continue
-        key = (row["type"], row["value_digest"])
-        if key in existing:
-            duplicates += 1
-            continue
-        existing.add(key)
-        rows.append(row)
+        candidates.setdefault((row["type"], row["value_digest"]), row)
+    stored = _stored_keys(session, event, {digest for _, digest in candidates})
+    rows = [row for key, row in candidates.items() if key not in stored]
+    duplicates = len(batch.indicators) - len(rejected) - len(rows)
     if not rows and rejected:
         first = rejected[0]
         raise BadValue(first.message, field=first.field, value=first.value)
@@ -149,6 +140,27 @@ def add_indicators(
 
 # The response echoes at most this many of the added indicators; the count is always whole.
 _ECHOED = 1_000
+
+
+_DIGESTS_PER_QUERY = 2_000  # well under every driver's bound-parameter limit
+
+
+def _stored_keys(
+    session: Session, event: Event, digests: set[str]
+) -> set[tuple[IndicatorType, str]]:
+    """(type, digest) pairs of these values the event already holds, probed through the
+    digest index: loading all of a 100,000-indicator event's digests per batch cost more."""
+    ordered = sorted(digests)
+    stored: set[tuple[IndicatorType, str]] = set()
+    for start in range(0, len(ordered), _DIGESTS_PER_QUERY):
+        chunk = ordered[start : start + _DIGESTS_PER_QUERY]
+        rows = session.execute(
+            select(Indicator.type, Indicator.value_digest).where(
+                Indicator.event_id == event.id, Indicator.value_digest.in_(chunk)
+            )
+        )
+        stored.update((indicator_type, digest) for indicator_type, digest in rows)
+    return stored
 
 
 def _insert(session: Session, event: Event, rows: list[dict[str, Any]]) -> tuple[int, int]:
