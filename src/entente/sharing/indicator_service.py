@@ -26,7 +26,7 @@ from entente.sharing.indicators import IndicatorType, canonicalise
 from entente.sharing.indicators.addresses import address_range
 from entente.sharing.models import Event, Indicator
 from entente.sharing.permissions import require_owner
-from entente.sharing.queries import visible_indicators
+from entente.sharing.queries import digest_chunks, visible_indicators
 from entente.sharing.schemas import (
     IndicatorBatch,
     IndicatorBatchResult,
@@ -142,18 +142,13 @@ def add_indicators(
 _ECHOED = 1_000
 
 
-_DIGESTS_PER_QUERY = 2_000  # well under every driver's bound-parameter limit
-
-
 def _stored_keys(
     session: Session, event: Event, digests: set[str]
 ) -> set[tuple[IndicatorType, str]]:
     """(type, digest) pairs of these values the event already holds, probed through the
     digest index: loading all of a 100,000-indicator event's digests per batch cost more."""
-    ordered = sorted(digests)
     stored: set[tuple[IndicatorType, str]] = set()
-    for start in range(0, len(ordered), _DIGESTS_PER_QUERY):
-        chunk = ordered[start : start + _DIGESTS_PER_QUERY]
+    for chunk in digest_chunks(digests):
         rows = session.execute(
             select(Indicator.type, Indicator.value_digest).where(
                 Indicator.event_id == event.id, Indicator.value_digest.in_(chunk)

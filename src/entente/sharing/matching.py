@@ -18,11 +18,10 @@ from entente.members.schemas import Strict
 from entente.sharing.indicator_service import current_scores
 from entente.sharing.indicators import IndicatorType
 from entente.sharing.models import Indicator
-from entente.sharing.queries import visible_indicators
+from entente.sharing.queries import digest_chunks, visible_indicators
 from entente.sharing.search import active_at, candidate_digests
 
 MAX_MATCH_VALUES = 10_000
-_CHUNK = 2_000  # digests per query, well under every driver's bound-parameter limit
 
 ObservedValue = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
@@ -54,10 +53,8 @@ def match_values(session: Session, viewer: Viewer, request: MatchRequest) -> Mat
             by_digest.setdefault(digest, []).append(value)
     now = utcnow()
     active = active_at(now)
-    digests = sorted(by_digest)
     found: list[Indicator] = []
-    for start in range(0, len(digests), _CHUNK):
-        chunk = digests[start : start + _CHUNK]
+    for chunk in digest_chunks(by_digest):
         query = visible_indicators(viewer).where(Indicator.value_digest.in_(chunk), active)
         found.extend(session.scalars(query.order_by(Indicator.id)))
     current = current_scores(found, now)

@@ -6,6 +6,7 @@ recipients) narrowed by its own TLP, which is never looser than the event's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -35,3 +36,14 @@ def visible_events(viewer: Viewer) -> Select[Event]:
 
 def visible_indicators(viewer: Viewer) -> Select[Indicator]:
     return select(Indicator).join(Event).where(visible_to(viewer, INDICATOR_ACCESS))
+
+
+# Digests per `IN (...)` query: well under every driver's bound-parameter limit.
+DIGESTS_PER_QUERY = 2_000
+
+
+def digest_chunks(digests: Iterable[str]) -> Iterator[list[str]]:
+    """Sorted digests in slices of `DIGESTS_PER_QUERY`, one indexed query each."""
+    ordered = sorted(digests)
+    for start in range(0, len(ordered), DIGESTS_PER_QUERY):
+        yield ordered[start : start + DIGESTS_PER_QUERY]
