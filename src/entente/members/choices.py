@@ -101,3 +101,55 @@ _TOKEN_STATUS_COLOURS = {
     TokenStatus.EXPIRED: "grey",
     TokenStatus.REVOKED: "red",
 }
+
+
+class ConstituencyKind(StrEnum):
+    """What an organisation declares itself responsible for, from the most to the least precise.
+
+    Routing tries them in this order: longest matching prefix, then the AS number, then the
+    longest domain suffix, and a national CERT's whole country last (docs/constituencies.md).
+    """
+
+    PREFIX = "prefix"
+    ASN = "asn"
+    DOMAIN = "domain"
+    COUNTRY = "country"
+
+    @property
+    def label(self) -> str:
+        return _CONSTITUENCY_KIND_META[self][0]
+
+    @property
+    def colour(self) -> str:
+        return _CONSTITUENCY_KIND_META[self][1]
+
+
+_CONSTITUENCY_KIND_META = {
+    ConstituencyKind.PREFIX: ("IP prefix", "blue"),
+    ConstituencyKind.ASN: ("AS number", "purple"),
+    ConstituencyKind.DOMAIN: ("Domain", "teal"),
+    ConstituencyKind.COUNTRY: ("Country", "orange"),
+}
+
+
+class ReportFormat(StrEnum):
+    """How a contact wants its alerts: a CSV attachment, JSON, or a STIX 2.1 bundle."""
+
+    CSV = "csv"
+    JSON = "json"
+    STIX = "stix"
+
+    @property
+    def label(self) -> str:
+        return _REPORT_FORMAT_META[self][0]
+
+    @property
+    def colour(self) -> str:
+        return _REPORT_FORMAT_META[self][1]
+
+
+_REPORT_FORMAT_META = {
+    ReportFormat.CSV: ("CSV", "green"),
+    ReportFormat.JSON: ("JSON", "blue"),
+    ReportFormat.STIX: ("STIX 2.1", "purple"),
+}

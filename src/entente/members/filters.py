@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from entente.core.schemas import PlainText
-from entente.members.choices import ItuRegion, OrganisationType, Role
+from entente.members.choices import ConstituencyKind, ItuRegion, OrganisationType, Role
 from entente.members.schemas import RowId
 
 
@@ -28,3 +28,19 @@ class UserFilter:
     organisation_id: RowId | None = None
     role: Role | None = None
     q: PlainText | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConstituencyFilter:
+    """`q` is what a value covers or looks like: an address finds the prefixes containing it,
+    a host name the domains above it, AS64496 that AS, any other text a part of a value."""
+
+    organisation_id: RowId | None = None
+    kind: ConstituencyKind | None = None
+    q: PlainText | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFilter:
+    organisation_id: RowId | None = None
+    constituency_id: RowId | None = None

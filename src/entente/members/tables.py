@@ -1,8 +1,10 @@
-"""Columns of the members list pages (member states, organisations, users, API tokens)."""
+"""Columns of the members list pages (member states, organisations, users, API tokens,
+constituencies and their contacts)."""
 
 from __future__ import annotations
 
 from entente.members.choices import TokenStatus
+from entente.members.constituency_schemas import ConstituencyPublic, ContactPublic
 from entente.members.schemas import MemberStatePublic, OrganisationPublic, TokenPublic, UserPublic
 from entente.web.tables import Action, Align, Cell, Column, Style, Table, code, muted, text, when
 
@@ -85,3 +87,85 @@ TOKENS = Table[TokenPublic](
     ),
     empty="No API tokens yet. Create one to call the REST API.",
 )
+
+
+def _kind(c: ConstituencyPublic) -> Cell:
+    return Cell(c.kind.label, badge=c.kind.colour)
+
+
+CONSTITUENCIES = Table[ConstituencyPublic](
+    columns=(
+        Column("Kind", _kind),
+        Column("Value", lambda c: code(c.value)),
+        Column(
+            "Organisation",
+            lambda c: Cell(
+                c.organisation_name, href=f"/organisations/{c.organisation_id}/constituency"
+            ),
+        ),
+        Column("Added", lambda c: when(c.created_at)),
+    ),
+    empty="No constituency entry matches these filters. Try an address, a host name or an AS "
+    "number in the search box: it finds the entries that cover it.",
+)
+
+
+def organisation_constituency(may_change: bool) -> Table[ConstituencyPublic]:
+    """One organisation's entries; those who may change them get a Remove button per row."""
+
+    def remove(c: ConstituencyPublic) -> Cell:
+        if not may_change:
+            return muted("")
+        return Cell(
+            "",
+            action=Action(
+                "Remove",
+                f"/constituencies/{c.id}/remove",
+                f"Remove {c.value} from the constituency of {c.organisation_name}? Alerts "
+                "about it stop going to this organisation.",
+            ),
+        )
+
+    return Table[ConstituencyPublic](
+        columns=(
+            Column("Kind", _kind),
+            Column("Value", lambda c: code(c.value)),
+            Column("Added", lambda c: when(c.created_at)),
+            Column("", remove, Align.RIGHT),
+        ),
+        empty="No entry matches these filters.",
+    )
+
+
+def contacts(may_change: bool) -> Table[ContactPublic]:
+    """An organisation's contacts; those who may change them get a Remove button per row."""
+
+    def remove(c: ContactPublic) -> Cell:
+        if not may_change:
+            return muted("")
+        return Cell(
+            "",
+            action=Action(
+                "Remove",
+                f"/constituency-contacts/{c.id}/remove",
+                f"Remove the contact {c.email}?",
+            ),
+        )
+
+    return Table[ContactPublic](
+        columns=(
+            Column("E-mail", lambda c: text(c.email)),
+            Column(
+                "For", lambda c: code(c.constituency) if c.constituency else muted("everything")
+            ),
+            Column(
+                "Format", lambda c: Cell(c.preferred_format.label, badge=c.preferred_format.colour)
+            ),
+            Column(
+                "PGP key", lambda c: code(c.pgp_fingerprint) if c.pgp_fingerprint else muted("none")
+            ),
+            Column("", remove, Align.RIGHT),
+        ),
+        empty="No contact yet: alerts for this organisation have nowhere to go. Add the "
+        "mailbox of the team that handles them.",
+    )

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from entente.core.errors import AppError
 from entente.core.pagination import LARGEST_PAGE
-from entente.members import accounts, service, tables
+from entente.members import accounts, constituencies, service, tables
 from entente.members.api import OrganisationDep, TokenDep, UserDep
 from entente.members.choices import ItuRegion, OrganisationType, Role
 from entente.members.filters import MemberStateFilter, OrganisationFilter, UserFilter
@@ -208,6 +208,7 @@ def organisation_page(
             "table": tables.USERS,
             "rows": tables.USERS.rows(users.items),
             "may_edit": _may_edit(principal.user, organisation),
+            "constituency_counts": constituencies.counts_by_kind(session, organisation.id),
         },
     )
 
