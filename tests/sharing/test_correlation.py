@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import date
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -136,3 +139,90 @@ def test_indicators_of_the_same_event_do_not_correlate_with_each_other(session: 
         session, owner, [(IndicatorType.IPV4, "192.0.2.5"), (IndicatorType.CIDR, "192.0.2.0/24")]
     )
     assert correlation.correlated_events(session, owner.viewer, event.id) == []
+
+
+# Networks of every width, including ones wider than a bucket (v4 < /16, v6 < /32), the
+# coarse-bucketed (v4 /8-/15, v6 /16-/31) and the widest (v4 < /8, v6 < /16), over a small
+# space so that containment is common.
+_V4_PREFIXES = st.integers(min_value=0, max_value=32)
+_V6_PREFIXES = st.integers(min_value=0, max_value=128)
+_v4_networks = st.builds(
+    lambda high, low, prefix: str(
+        ipaddress.ip_network(f"{ipaddress.IPv4Address((high << 24) | low)}/{prefix}", strict=False)
+    ),
+    st.sampled_from([10, 11, 198]),
+    st.integers(min_value=0, max_value=(1 << 24) - 1),
+    _V4_PREFIXES,
+)
+_v6_networks = st.builds(
+    lambda top, low, prefix: str(
+        ipaddress.ip_network(f"{ipaddress.IPv6Address((top << 112) | low)}/{prefix}", strict=False)
+    ),
+    st.sampled_from([0x2001, 0x2002]),
+    st.integers(min_value=0, max_value=(1 << 112) - 1),
+    _V6_PREFIXES,
+)
+_placed_values = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=2), st.one_of(_v4_networks, _v6_networks)),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=max(10, settings().max_examples // 10),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(placed=_placed_values)
+def test_stored_links_are_exactly_equal_or_containing_values_of_other_events(
+    session: Session, placed: list[tuple[int, str]]
+) -> None:
+    """Whatever the order of adding, the links are the pairs a brute force finds."""
+    owner = _writer(session)
+    events = [
+        _event(session, owner, [(_ip_type(value), value) for slot, value in placed if slot == n])
+        if any(slot == n for slot, _ in placed)
+        else None
+        for n in range(3)
+    ]
+    added = [
+        (indicator.id, event.id, _in_one_space(indicator.value))
+        for event in events
+        if event is not None
+        for indicator in event.indicators
+    ]
+    expected = {
+        (a_id, b_id)
+        for a_id, a_event, a in added
+        for b_id, b_event, b in added
+        if a_event != b_event and (a.subnet_of(b) or b.subnet_of(a))
+    }
+    ids = [indicator_id for indicator_id, _, _ in added]
+    stored = {
+        (int(a), int(b))
+        for a, b in session.execute(
+            select(Correlation.indicator_id, Correlation.other_indicator_id).where(
+                # Earlier examples' rows stay in this test's transaction: look at ours only.
+                Correlation.indicator_id.in_(ids),
+                Correlation.other_indicator_id.in_(ids),
+            )
+        )
+    }
+    assert stored == expected
+
+
+def _in_one_space(value: str) -> ipaddress.IPv6Network:
+    """IPv4 mapped into IPv6 (::ffff:0:0/96), as Entente compares them: ::/0 holds all IPv4."""
+    network = ipaddress.ip_network(value)
+    if isinstance(network, ipaddress.IPv6Network):
+        return network
+    mapped = int(network.network_address) | 0xFFFF << 32
+    return ipaddress.IPv6Network((mapped, 96 + network.prefixlen))
+
+
+def _ip_type(value: str) -> IndicatorType:
+    network = ipaddress.ip_network(value)
+    if network.prefixlen == network.max_prefixlen:
+        return IndicatorType.IPV4 if network.version == 4 else IndicatorType.IPV6
+    return IndicatorType.CIDR

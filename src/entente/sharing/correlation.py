@@ -24,16 +24,18 @@ from sqlalchemy import (
     CompoundSelect,
     Select,
     and_,
+    case,
     func,
     insert,
     literal,
     select,
     union_all,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from entente.core.access import Viewer, visible_to
 from entente.sharing.choices import CorrelationKind
+from entente.sharing.indicators.addresses import COARSE_HEX_DIGITS, IPV4_MAPPED_HEX
 from entente.sharing.indicators.types import IndicatorType
 from entente.sharing.models import Correlation, Event, Indicator
 from entente.sharing.queries import indicator_access
@@ -53,16 +55,11 @@ def correlate(session: Session, event_id: int, first_id: int, last_id: int) -> i
     forward = select(*found.c)
     c = list(found.c)
     backward = select(c[1], c[0], c[3], c[2], c[4])
-    session.execute(insert(Correlation).from_select(_COLUMNS, union_all(forward, backward)))
-    count = session.scalar(
-        select(func.count())
-        .select_from(Correlation)
-        .where(
-            Correlation.event_id == event_id,
-            Correlation.indicator_id.between(first_id, last_id),
-        )
+    stored = session.execute(
+        insert(Correlation).from_select(_COLUMNS, union_all(forward, backward))
     )
-    return int(count or 0)
+    # Each link is stored twice, once per direction.
+    return int(stored.rowcount) // 2  # type: ignore[attr-defined]
 
 
 def _links(event_id: int, first_id: int, last_id: int) -> CompoundSelect[Any]:
@@ -87,20 +84,27 @@ def _links(event_id: int, first_id: int, last_id: int) -> CompoundSelect[Any]:
         .join(old, and_(old_is_network, old.net_bucket == new.net_bucket))
         .where(batch, elsewhere, different_value, _contains(old, new))
     )
-    # ...or inside one of the few wider networks, which have no bucket.
+    # ...or inside one of the few wider networks, which have no bucket: those within a
+    # coarse bucket are met by hashing on it, the very widest by comparing ranges.
     wide = _wide_networks()
-    inside_wide = (
+    # The widest apart, read once, so each new address meets only them (a handful at most).
+    widest = select(wide).where(wide.c.coarse.is_(None)).cte("widest").prefix_with("MATERIALIZED")
+    inside_wide = [
         select(
-            new.id, wide.c.id, new.event_id, wide.c.event_id, literal(CorrelationKind.CIDR.value)
+            new.id, table.c.id, new.event_id, table.c.event_id, literal(CorrelationKind.CIDR.value)
         )
-        .join(wide, and_(wide.c.net_low <= new.net_low, wide.c.net_high >= new.net_high))
+        .join(table, and_(meeting, _contains(table.c, new)))
         .where(
             batch,
             new.net_low.is_not(None),  # only addresses and networks meet the wide networks
-            wide.c.event_id != event_id,
-            wide.c.value_digest != new.value_digest,
+            table.c.event_id != event_id,
+            table.c.value_digest != new.value_digest,
         )
-    )
+        for table, meeting in (
+            (wide, wide.c.coarse == _coarse(new.net_low)),
+            (widest, literal(True)),
+        )
+    ]
     # New network around older addresses or smaller networks: a range scan of `net_low`.
     # (An equal range is an address here: two equal networks share their value.)
     around = (
@@ -114,33 +118,47 @@ def _links(event_id: int, first_id: int, last_id: int) -> CompoundSelect[Any]:
             old.net_high <= new.net_high,
         )
     )
-    return union_all(same_value, inside_bucketed, inside_wide, around)
+    return union_all(same_value, inside_bucketed, *inside_wide, around)
 
 
 def _wide_networks() -> CTE:
-    """Networks wider than a bucket: few, so they are read once (MATERIALIZED) and compared
-    in memory, rather than searched again for each new address (the planner, expecting a new
-    event to be small, would otherwise probe the index once per new row).
+    """Networks wider than a bucket, with their coarse bucket (None: wider still).
+
+    They are few, so they are read once (MATERIALIZED) rather than searched again for each
+    new address (the planner, expecting a new event to be small, would otherwise probe the
+    index once per new row); comparing every new address with every one of them was most of
+    a 10,000-indicator correlation, so those that fit a coarse bucket are hash-joined on it.
     """
+    low, high = Indicator.net_low, Indicator.net_high
     return (
         select(
             Indicator.id,
             Indicator.event_id,
             Indicator.value_digest,
-            Indicator.net_low,
-            Indicator.net_high,
+            low,
+            high,
+            case((_coarse(low) == _coarse(high), _coarse(low))).label("coarse"),
         )
         .where(
             Indicator.type == IndicatorType.CIDR,
             Indicator.net_bucket.is_(None),
-            Indicator.net_low.is_not(None),
+            low.is_not(None),
         )
         .cte("wide_network")
         .prefix_with("MATERIALIZED")
     )
 
 
-def _contains(outer: type[Indicator], inner: type[Indicator]) -> ColumnElement[bool]:
+def _coarse(address: InstrumentedAttribute[str | None]) -> ColumnElement[str | None]:
+    """The coarse bucket of a hex address (see `indicators.addresses`): /8 for IPv4, /16 for
+    IPv6, the sizes of the widest networks commonly shared (a RIR block, an ISP's space)."""
+    return case(
+        (address.startswith(IPV4_MAPPED_HEX), func.substr(address, 1, COARSE_HEX_DIGITS[4])),
+        else_=func.substr(address, 1, COARSE_HEX_DIGITS[6]),
+    )
+
+
+def _contains(outer: Any, inner: type[Indicator]) -> ColumnElement[bool]:
     return and_(outer.net_low <= inner.net_low, outer.net_high >= inner.net_high)
 
 

@@ -10,6 +10,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select
@@ -159,21 +160,40 @@ def _stored_keys(
 
 
 def _insert(session: Session, event: Event, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Insert the rows with one Core executemany; returns the id range they got.
+    """Insert the rows in one round (PostgreSQL: COPY); returns the id range they got.
 
-    Core, not the ORM's bulk insert with RETURNING: that one fetched the new ids row by row
-    (10,000 rows took 15 s on SQLite). The event's owner writes its indicators one batch at
-    a time, so the event's ids above its previous maximum are this batch's.
+    The event's owner writes its indicators one batch at a time, so the event's ids above
+    its previous maximum are this batch's.
     """
     in_event = Indicator.event_id == event.id
     before = session.scalar(select(func.max(Indicator.id)).where(in_event)) or 0
-    session.execute(insert(cast(Table, Indicator.__table__)), rows)
+    if session.get_bind().dialect.name == "postgresql":
+        _copy(session, rows)
+    else:
+        # Core, not the ORM's bulk insert with RETURNING: that one fetched the new ids row
+        # by row (10,000 rows took 15 s on SQLite).
+        session.execute(insert(cast(Table, Indicator.__table__)), rows)
     first_id, last_id = session.execute(
         select(func.min(Indicator.id), func.max(Indicator.id)).where(
             in_event, Indicator.id > before
         )
     ).one()
     return int(first_id), int(last_id)
+
+
+def _copy(session: Session, rows: list[dict[str, Any]]) -> None:
+    """COPY the rows in: a fifth of the time of a pipelined executemany for 10,000 rows."""
+    columns = list(rows[0])
+    statement = f"COPY indicator ({', '.join(columns)}) FROM STDIN"
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            # Enums go in as their stored values (psycopg would write the member's name).
+            copy.write_row([_stored(row[column]) for column in columns])
+
+
+def _stored(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
 
 
 def _indicator_row(event: Event, item: IndicatorCreate, now: datetime, base: int) -> dict[str, Any]:

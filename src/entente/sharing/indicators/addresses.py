@@ -24,6 +24,11 @@ from entente.sharing.indicators.types import IndicatorType
 _IPV4_MAPPED = 0xFFFF << 32
 _IPV4_OFFSET = 96  # bits before an IPv4 address once mapped into IPv6
 _BUCKET_BITS = {4: _IPV4_OFFSET + 16, 6: 32}
+IPV4_MAPPED_HEX = f"{_IPV4_MAPPED:032x}"[:24]
+"""How the hex range of every IPv4 address or network starts."""
+COARSE_HEX_DIGITS = {4: (_IPV4_OFFSET + 8) // 4, 6: 16 // 4}
+"""Hex digits of the coarse bucket by IP version (/8, /16): networks wider than a bucket
+but inside a coarse one are joined on it (`sharing.correlation`)."""
 ADDRESS_TYPES = frozenset({IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR})
 
 
