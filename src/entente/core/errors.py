@@ -11,6 +11,9 @@
      |    +-- BadValue
      +-- PayloadTooLarge        413  the request body exceeds `max_body_bytes`
      +-- ServiceUnavailable     503  a backing service (database, Redis) does not answer
+ +-- FeedError              422  a feed cannot be read as a whole (single bad rows are quarantined)
+      +-- FetchError        502  the feed's source could not be fetched (file missing, HTTP error)
+      +-- ParseError        422  the file is not what its parser reads; names file, line, column
 
 One FastAPI handler (`web/errors.py`) turns these into `{"error": {"code", "message",
 "field"}}` with `http_status`; one Typer handler (`cli.py`) prints the message and exits
@@ -94,6 +97,40 @@ class ServiceUnavailable(AppError):
     http_status = 503
     exit_code = 3
     code = "service_unavailable"
+
+
+class FeedError(AppError):
+    http_status = 422
+    exit_code = 2
+    code = "feed_error"
+
+
+class FetchError(FeedError):
+    http_status = 502
+    code = "fetch_error"
+
+
+class ParseError(FeedError):
+    """A whole file cannot be parsed: wrong delimiter, encoding, missing columns, truncation.
+
+    The message names the file, the line and, where known, the column, so an operator can
+    open the file at that place.
+    """
+
+    code = "parse_error"
+
+    def __init__(
+        self, message: str, *, file: str, line: int | None = None, column: str | None = None
+    ) -> None:
+        where = ", ".join(
+            part
+            for part in (file, f"line {line}" if line else "", f"column {column}" if column else "")
+            if part
+        )
+        super().__init__(f"{where}: {message}", field=column, value=line)
+        self.file = file
+        self.line = line
+        self.column = column
 
 
 @contextmanager
