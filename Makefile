@@ -61,6 +61,14 @@ BENCH_ARGS ?=
 bench: $(VENV)/.installed-test  ## the sharing benchmark on PostgreSQL (its API client, httpx, is a test extra)
 	$(BIN)/python bench/sharing_bench.py --admin-url $(ENTENTE_TEST_POSTGRES_URL) $(BENCH_ARGS)
 
+# The pipeline benchmark (issue 5): a generated Shadowserver scan_http file through `ingest_file` on a
+# scratch SQLite hub, beside pyarrow's parse ceiling and IntelMQ 3.5.0 (installed into
+# bench/.venv-intelmq on first use). BENCH_ARGS="--rows 200000 --skip-intelmq" runs it small;
+# BENCH_ARGS="--rss-rows 10000000" adds the peak-memory run.
+.PHONY: bench-pipeline
+bench-pipeline: $(VENV)/.installed  ## the pipeline benchmark (speed, memory, IntelMQ side by side)
+	$(BIN)/python bench/pipeline_bench.py $(BENCH_ARGS)
+
 # Re-pin every dependency to what resolves today (run by hand when upgrading, then commit).
 lock:
 	$(PYTHON) -m venv /tmp/entente-lock && /tmp/entente-lock/bin/pip install --quiet -e '.[test]'

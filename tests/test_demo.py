@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from entente import demo
+from entente.alerts.models import Alert
 from entente.cli import app
 from entente.core.audit import Actor, AuditEntry
 from entente.core.config import Environment
@@ -38,6 +41,7 @@ from entente.sharing.models import (
 )
 from entente.sharing.queries import visible_events
 from tests.conftest import BACKENDS, make_settings
+from tests.test_cli import db_session
 
 ACTOR = Actor(label="cli:tester", via="cli")
 COUNTED = (
@@ -97,6 +101,7 @@ def test_first_load_creates_everything_in_the_data_file(loaded: LoadedDemo) -> N
             len({group.creator, *group.members}) for group in data.sharing_groups
         ),
         "API tokens": len(data.tokens),
+        "constituencies": len(data.constituencies),
         "warning lists switched off": len(data.disabled_warning_lists),
         "events": len(data.events),
         "indicators": sum(len(e.indicators) + len(e.second_version) for e in data.events),
@@ -195,6 +200,7 @@ def test_every_demo_write_is_audited_under_the_given_actor_or_its_author(
         "user.create": created["users"],
         "sharing_group.create": created["sharing groups"],
         "token.create": created["API tokens"],
+        "constituency.add": created["constituencies"],
     }
     # ...each group created with its members by `sharing.groups`, which names them...
     assert (
@@ -325,16 +331,18 @@ def test_demo_events_with_a_bad_reference_are_refused(
 
 
 def test_demo_command_migrates_loads_and_prints_the_logins(
-    scratch_database: Callable[[str], str],
+    scratch_database: Callable[[str], str], tmp_path: Path
 ) -> None:
     # SQLite only: the `loaded` fixture already loads into PostgreSQL, and a load costs seconds
     # (seventeen argon2 hashes).
     url = scratch_database("sqlite")  # empty: the command migrates it itself
     args = ["demo", "--no-serve", "--port", "8123", "--database-url", url]
-    env = {"COLUMNS": "200", "NO_COLOR": "1"}
+    env = {"COLUMNS": "200", "NO_COLOR": "1", "ENTENTE_DATA_DIR": str(tmp_path)}
     first = CliRunner().invoke(app, args, env=env)
     assert first.exit_code == 0, first.output
     assert "loaded the demo" in first.stdout
+    assert "constituencies" in first.stdout
+    assert re.search(r"\b[1-9][0-9]* findings\b", first.stdout), first.stdout
     assert f"Password for every demo login: {demo.DEMO_PASSWORD}" in first.stdout
     assert "│ admin " in first.stdout and "Platform admin" in first.stdout
     assert "http://127.0.0.1:8123/" in first.stdout
@@ -344,3 +352,9 @@ def test_demo_command_migrates_loads_and_prints_the_logins(
     assert second.exit_code == 0, second.output
     assert "nothing added" in second.stdout
     assert "(shown once)" not in second.stdout
+    # The sample reports were routed: the Ghanaian national CERT has alerts to act on.
+    with db_session(url) as session:
+        gh = session.scalar(select(Organisation).where(Organisation.short_name == "CERT-GH"))
+        assert gh is not None
+        routed = session.scalar(select(func.sum(Alert.rows)).where(Alert.organisation_id == gh.id))
+    assert routed and routed > 0

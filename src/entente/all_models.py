@@ -1,7 +1,16 @@
 """Imports every capability's tables so `Base.metadata` is complete (migrations, tests)."""
 
+from entente.alerts import models as alerts_models
 from entente.core import access, audit
 from entente.members import models as members_models
+from entente.pipeline import models as pipeline_models
 from entente.sharing import models as sharing_models
 
-__all__ = ["access", "audit", "members_models", "sharing_models"]
+__all__ = [
+    "access",
+    "alerts_models",
+    "audit",
+    "members_models",
+    "pipeline_models",
+    "sharing_models",
+]

@@ -30,7 +30,12 @@ from entente.core.cli import (
 )
 from entente.core.config import Settings
 from entente.core.errors import AppError, translate_db_errors
+from entente.demo_findings import load_demo_findings
 from entente.members.cli import member_app, org_app, token_app, user_app
+from entente.members.constituencies_cli import constituency_app
+from entente.pipeline.cli import feed_app, ingest
+from entente.pipeline.enrich_cli import enrich_app
+from entente.pipeline.worker_cli import worker
 from entente.sharing.cli import group_app
 from entente.sharing.events_cli import event_app
 from entente.sharing.indicators_cli import indicator_app, sighting_app
@@ -97,11 +102,16 @@ app.add_typer(member_app, name="member")
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(constituency_app, name="constituency")
 app.add_typer(group_app, name="group")
 app.add_typer(event_app, name="event")
 app.add_typer(indicator_app, name="indicator")
 app.add_typer(sighting_app, name="sighting")
 app.add_typer(warninglist_app, name="warninglist")
+app.add_typer(feed_app, name="feed")
+app.add_typer(enrich_app, name="enrich")
+app.command("ingest")(ingest)
+app.command("worker")(worker)
 
 HostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
@@ -168,6 +178,8 @@ def demo_command(
             data,
             lambda label: progress.update(task, advance=1, description=label),
         )
+    with state.session() as session, state.console.status("Ingesting the sample feed reports"):
+        summary.count("findings", load_demo_findings(session, state.settings, operator_actor()))
     print_demo_summary(state, summary, f"http://{host}:{port}/")
     if serve:
         run_server(state.settings, host, port)

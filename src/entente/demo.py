@@ -32,7 +32,9 @@ from entente.demo_sharing import (
     switch_off_warning_lists,
 )
 from entente.members import accounts, service
-from entente.members.choices import Role
+from entente.members.choices import ConstituencyKind, Role
+from entente.members.constituencies import add_constituency, canonical_for, find_existing
+from entente.members.constituency_schemas import ConstituencyCreate
 from entente.members.models import ApiToken, Organisation, User
 from entente.members.schemas import OrganisationCreate, TokenCreate, UserCreate
 from entente.sharing import groups
@@ -62,6 +64,12 @@ class DemoSharingGroup(_DemoRow):
     members: list[str]
 
 
+class DemoConstituency(_DemoRow):
+    organisation: str  # short name of a demo organisation
+    kind: ConstituencyKind
+    value: str
+
+
 class DemoToken(_DemoRow):
     username: str
     name: str
@@ -75,6 +83,7 @@ class DemoData(_DemoRow):
     users: list[DemoUser]
     sharing_groups: list[DemoSharingGroup]
     tokens: list[DemoToken]
+    constituencies: list[DemoConstituency] = Field(default_factory=list)
     # Switched off by the demo's first admin before any indicator is entered.
     disabled_warning_lists: list[str] = Field(default_factory=list)
     events: list[DemoEvent] = Field(default_factory=list)
@@ -85,6 +94,7 @@ class DemoData(_DemoRow):
         if len(short_names) != len(self.organisations):
             raise ValueError("every demo organisation needs a unique short_name")
         referenced = {user.organisation for user in self.users}
+        referenced |= {entry.organisation for entry in self.constituencies}
         for group in self.sharing_groups:
             referenced |= {group.creator, *group.members}
         if unknown := referenced - short_names:
@@ -145,6 +155,7 @@ def step_count(data: DemoData) -> int:
         + len(data.users)
         + len(data.sharing_groups)
         + len(data.tokens)
+        + len(data.constituencies)
         + len(data.events)
     )
 
@@ -172,6 +183,9 @@ def load_demo(session: Session, actor: Actor, data: DemoData, on_step: StepCallb
     for token_spec in data.tokens:
         _ensure_token(session, actor, token_spec, summary)
         on_step(f"token {token_spec.name}")
+    for entry in data.constituencies:
+        _ensure_constituency(session, actor, entry, organisations[entry.organisation], summary)
+        on_step(f"constituency {entry.value}")
     # The sharing space is written by the demo's people themselves, each under their name.
     load = SharingLoad(session, actor.via, summary.count)
     if data.admin_username is not None:
@@ -180,6 +194,20 @@ def load_demo(session: Session, actor: Actor, data: DemoData, on_step: StepCallb
         ensure_event(load, event_spec)
         on_step(f"event {event_spec.title}")
     return summary
+
+
+def _ensure_constituency(
+    session: Session,
+    actor: Actor,
+    spec: DemoConstituency,
+    organisation: Organisation,
+    summary: DemoSummary,
+) -> None:
+    value = canonical_for(session, organisation, spec.kind, spec.value).value
+    if find_existing(session, organisation.id, spec.kind, value) is None:
+        data = ConstituencyCreate(organisation_id=organisation.id, kind=spec.kind, value=value)
+        add_constituency(session, actor, None, data)
+        summary.count("constituencies")
 
 
 def _refuse_in_production(session: Session) -> None:

@@ -12,7 +12,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from entente.core.errors import FetchError, ParseError
@@ -324,6 +324,7 @@ def pyarrow_leaves_line_open(line: str) -> bool:
     return any(value is not None and "\n" in value for value in values)
 
 
+@settings(max_examples=max(20, settings().max_examples // 5))
 @given(st.text(alphabet='ab",', min_size=1, max_size=12))
 def test_open_quote_check_matches_pyarrow(
     tmp_path_factory: pytest.TempPathFactory, line: str

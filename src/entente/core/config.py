@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite:///./var/entente.db"
     redis_url: str | None = None
+    # Files that are not rows in the database: the pipeline's event store and quarantine
+    # (Parquet), prepared enrichment data, uploaded feed files.
+    data_dir: Path = Path("./var")
     secret_key: str = DEFAULT_SECRET_KEY
     base_url: str = "http://127.0.0.1:8000"
     log_json: bool = False
@@ -76,6 +79,16 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def store_dir(self) -> Path:
+        """Where the pipeline's Parquet event store and quarantine live."""
+        return self.data_dir / "store"
+
+    @property
+    def enrichment_dir(self) -> Path:
+        """Where `entente enrich update` puts prepared IP-to-ASN/country data."""
+        return self.data_dir / "enrich"
 
 
 @lru_cache(maxsize=1)

@@ -99,7 +99,7 @@ class Deduplicator:
         self.recipe = KeyRecipe(key_fields=fields, window_days=window.days)
         # Keys hash the feed and window in, so one sorted array serves every partition: a
         # key of one feed or window never equals another's (but for a 2**-64 chance).
-        self._seen: Keys = np.empty(0, dtype=np.uint64)
+        self._seen = SortedRuns()
         self._loaded: set[Partition] = set()
         self._checked_feeds: set[str | None] = set()
 
@@ -123,11 +123,11 @@ class Deduplicator:
         for partition in self._window_partitions(batch):
             self._load(partition)
         first, distinct = _first_occurrences(keys.to_numpy())
-        fresh = ~_sorted_contains(self._seen, distinct)
+        fresh = ~self._seen.contains(distinct)
         keep = np.zeros(batch.height, dtype=np.bool_)
         keep[first[fresh]] = True
         # Remembered now, as if written: the next batch of the run must not repeat them.
-        self._seen = _merge_sorted(self._seen, distinct[fresh])
+        self._seen.add(distinct[fresh])
         kept = batch.with_columns(keys).filter(pl.Series(keep))
         return kept, batch.height - kept.height
 
@@ -150,7 +150,7 @@ class Deduplicator:
         chunks = [self._file_keys(path) for path in self.store.partition_files(*partition)]
         if chunks:
             stored = pl.Series(np.concatenate(chunks), dtype=pl.UInt64).sort().to_numpy()
-            self._seen = _merge_sorted(self._seen, stored)
+            self._seen.add(stored)
         self._loaded.add(partition)
 
     def _file_keys(self, path: Path) -> Keys:
@@ -220,6 +220,35 @@ def _first_occurrences(keys: Keys) -> tuple[npt.NDArray[np.int64], Keys]:
     # arg_sort need not be stable, so the first row of a run is its smallest index.
     first = np.minimum.reduceat(order, starts)
     return first, ordered[starts]
+
+
+class SortedRuns:
+    """A growing set of keys as a few sorted runs of doubling sizes (a log-structured merge).
+
+    Merging every batch's keys into one sorted array copied all keys seen so far per batch,
+    so a long file cost quadratic time; here each key is merged about log2(batches) times,
+    and a lookup is one binary search per run (a few).
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[Keys] = []
+
+    def add(self, keys: Keys) -> None:
+        """Add sorted, distinct keys."""
+        if len(keys) == 0:
+            return
+        run = keys
+        # Merge with the newest runs while they are no larger: sizes stay roughly doubling.
+        while self.runs and len(self.runs[-1]) <= len(run):
+            run = _merge_sorted(self.runs.pop(), run)
+        self.runs.append(run)
+
+    def contains(self, wanted: Keys) -> npt.NDArray[np.bool_]:
+        """Which of `wanted` are in the set."""
+        found = np.zeros(len(wanted), dtype=np.bool_)
+        for run in self.runs:
+            found |= _sorted_contains(run, wanted)
+        return found
 
 
 def _merge_sorted(left: Keys, right: Keys) -> Keys:

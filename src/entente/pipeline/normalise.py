@@ -423,14 +423,23 @@ def _datetime(values: pl.Series, spec: Field) -> _Normalised:
         micros = (seconds * 1_000_000).round().cast(pl.Int64)
         return _checked(values.is_not_null(), _utc_micros(micros))
     text = _text(values)
-    # Most feeds write one format; parse that everywhere, the other formats only where it failed.
+    # Most feeds write one of two formats (the second is what the parsers' `add_utc` writes);
+    # parse those everywhere, the other formats only where both failed.
     times = text.value.str.to_datetime(
         "%Y-%m-%d %H:%M:%S", time_unit="us", time_zone=_UTC, strict=False
     )
+    missed = np.flatnonzero((text.given & times.is_null()).to_numpy())
+    if missed.size:
+        times.scatter(missed, _iso_utc_times(text.value.gather(missed)))
     others = np.flatnonzero((text.given & times.is_null()).to_numpy())
     if others.size:
         times.scatter(others, _parse_other_times(text.value.gather(others)))
     return _checked(text.given, times)
+
+
+def _iso_utc_times(text: pl.Series) -> pl.Series:
+    """`2026-11-20T03:14:15+00:00` (ISO 8601 with a numeric zone), as UTC; else null."""
+    return text.str.to_datetime("%Y-%m-%dT%H:%M:%S%z", time_unit="us", time_zone=_UTC, strict=False)
 
 
 _LATEST_EPOCH = 99_999_999_999

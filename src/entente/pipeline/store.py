@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -324,8 +325,15 @@ class EventStore:
                     found.extend(live_parts(directory))
         return found
 
-    def write(self, batch: pl.DataFrame) -> int:
-        """Append the batch's rows, one new part file per (day, feed); returns rows written."""
+    def write(self, batch: pl.DataFrame, part: str | None = None) -> int:
+        """Append the batch's rows, one new part file per (day, feed); returns rows written.
+
+        `part` names the part files (default: a fresh `part-<uuid>.parquet`). A writer that
+        may run the same batch again (a stream worker after a crash) names them after the
+        batch, so the re-run replaces its parts rather than adding to them.
+        """
+        if part is not None and (Path(part).name != part or not fnmatch(part, PART_GLOB)):
+            raise BadValue(f"a part name must match {PART_GLOB}", field="part", value=part)
         if batch.height == 0:
             return 0
         kept = [name for name in batch.columns if _is_stored(name)]
@@ -340,7 +348,7 @@ class EventStore:
             directory = self.partition_dir(day, feed)
             with _storage_errors():
                 directory.mkdir(parents=True, exist_ok=True)
-            write_parquet_atomically(rows, directory / part_name())
+            write_parquet_atomically(rows, directory / (part or part_name()))
         return batch.height
 
     def count(

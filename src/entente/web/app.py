@@ -16,7 +16,10 @@ from entente.core.config import Environment, Settings, get_settings
 from entente.core.db import create_db_engine, make_session_factory
 from entente.core.logging import configure_logging
 from entente.members import api as members_api
+from entente.members import constituencies_api, constituencies_ui
 from entente.members import ui as members_ui
+from entente.pipeline import api as pipeline_api
+from entente.pipeline import ui as pipeline_ui
 from entente.sharing import api as sharing_api
 from entente.sharing import (
     groups_api,
@@ -65,17 +68,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(core_api.router)
     app.include_router(members_api.router, prefix=API_PREFIX)
+    app.include_router(constituencies_api.router, prefix=API_PREFIX)
     app.include_router(core_api.audit_router, prefix=API_PREFIX)
     app.include_router(groups_api.router, prefix=API_PREFIX)
     app.include_router(sharing_api.router, prefix=API_PREFIX)
     app.include_router(indicators_api.router, prefix=API_PREFIX)
     app.include_router(warninglists_api.router, prefix=API_PREFIX)
+    app.include_router(pipeline_api.router, prefix=API_PREFIX)
     app.include_router(shell.router)
     app.include_router(members_ui.router)
+    app.include_router(constituencies_ui.router)
     app.include_router(groups_ui.router)
     app.include_router(sharing_ui.router)
     app.include_router(indicators_ui.router)
     app.include_router(warninglists_ui.router)
+    app.include_router(pipeline_ui.router)
     app.include_router(core_ui.router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 

@@ -128,6 +128,13 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         return JSONResponse(
             error_body("malformed_json", f"body is not JSON: {exc.detail}"), status_code=422
         )
+    if exc.status_code == 400 and _sent_form(request):
+        # Starlette's answer to a multipart body it cannot read: a bad upload, so the 422
+        # of any bad input, naming the form.
+        return JSONResponse(
+            error_body("validation_failed", f"the form cannot be read: {exc.detail}", "file"),
+            status_code=422,
+        )
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     if wants_html(request):
         return _error_page(request, exc.status_code, str(exc.detail))
@@ -136,6 +143,10 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )
+
+
+def _sent_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
 
 
 def _sent_json(request: Request) -> bool:

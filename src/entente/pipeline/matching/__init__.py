@@ -10,7 +10,7 @@ the references a row's organisation may not see. See docs/pipeline-matching.md.
 """
 
 from entente.pipeline.matching.index import DETECTION_TYPES, ROWS_SCHEMA, IndicatorIndex
-from entente.pipeline.matching.recipients import restrict_to_recipients
+from entente.pipeline.matching.recipients import RecipientCache, restrict_to_recipients
 from entente.pipeline.matching.stage import (
     ADDRESS_FIELDS,
     HASH_FIELDS,
@@ -27,6 +27,7 @@ __all__ = [
     "ROWS_SCHEMA",
     "URL_FIELDS",
     "IndicatorIndex",
+    "RecipientCache",
     "match",
     "restrict_to_recipients",
 ]

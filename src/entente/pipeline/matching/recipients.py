@@ -23,6 +23,7 @@ indicators marked apart, never on rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -45,18 +46,43 @@ _ORG = "organisation_id"
 _OBJECT = "object_id"
 
 
-def restrict_to_recipients(session: Session, batch: pl.DataFrame) -> pl.DataFrame:
+@dataclass(slots=True)
+class RecipientCache:
+    """What one ingest already decided: viewers, indicators marked apart, and which
+    (organisation, event|indicator) pairs were asked and allowed.
+
+    Batches of one file keep meeting the same few organisations and events, and asking SQL
+    again for each batch was most of an ingest's time. Markings may change while a long
+    ingest runs; a cache lives for one run (one `Pipeline`), so a change applies from the
+    next run on.
+    """
+
+    viewers: dict[int, Viewer] = field(default_factory=dict)
+    events_checked: set[int] = field(default_factory=set)
+    marked_apart: set[int] = field(default_factory=set)
+    asked: dict[str, set[tuple[int, int]]] = field(
+        default_factory=lambda: {EVENT: set(), INDICATOR: set()}
+    )
+    allowed: dict[str, set[tuple[int, int]]] = field(
+        default_factory=lambda: {EVENT: set(), INDICATOR: set()}
+    )
+
+
+def restrict_to_recipients(
+    session: Session, batch: pl.DataFrame, cache: RecipientCache | None = None
+) -> pl.DataFrame:
     """`batch` with each row's references cut down to what its organisation may see."""
+    cache = cache if cache is not None else RecipientCache()
     references = _references(batch)
     kept = references.clear()
     if not references.is_empty():
-        viewers = _viewers(session, references.get_column(_ORG).unique().to_list())
-        events = references.get_column(EVENT).unique().sort().to_list()
-        marked_apart = _marked_apart(session, events)
-        is_apart = pl.col(INDICATOR).is_in(pl.Series(marked_apart, dtype=pl.Int64).implode())
+        _add_viewers(session, cache, references.get_column(_ORG).unique().to_list())
+        _add_marked_apart(session, cache, references.get_column(EVENT).unique().to_list())
+        apart = pl.Series(sorted(cache.marked_apart), dtype=pl.Int64)
+        is_apart = pl.col(INDICATOR).is_in(apart.implode())
         usual, strict = references.filter(~is_apart), references.filter(is_apart)
-        seen_events = _visible(session, viewers, _pairs(usual, EVENT), _event_branch)
-        seen_indicators = _visible(session, viewers, _pairs(strict, INDICATOR), _indicator_branch)
+        seen_events = _allowed(session, cache, usual, EVENT)
+        seen_indicators = _allowed(session, cache, strict, INDICATOR)
         kept = pl.concat(
             [
                 usual.join(seen_events, left_on=[_ORG, EVENT], right_on=[_ORG, _OBJECT]),
@@ -64,6 +90,25 @@ def restrict_to_recipients(session: Session, batch: pl.DataFrame) -> pl.DataFram
             ]
         )
     return with_references(batch, kept.select(list(PAIR_SCHEMA)))
+
+
+def _allowed(
+    session: Session, cache: RecipientCache, references: pl.DataFrame, column: str
+) -> pl.DataFrame:
+    """(organisation, id) pairs of `references` the organisation may see, asking SQL only
+    for pairs this run has not decided yet."""
+    pairs = {(int(org), int(i)) for org, i in references.select(_ORG, column).unique().iter_rows()}
+    new = pairs - cache.asked[column]
+    if new:
+        wanted: dict[int, list[int]] = {}
+        for org, object_id in sorted(new):
+            wanted.setdefault(org, []).append(object_id)
+        branch = _event_branch if column == EVENT else _indicator_branch
+        seen = _visible(session, cache.viewers, wanted, branch)
+        cache.asked[column] |= new
+        cache.allowed[column] |= {(int(o), int(i)) for o, i in seen.iter_rows()}
+    allowed = sorted(pairs & cache.allowed[column])
+    return pl.DataFrame(allowed, schema={_ORG: pl.Int64, _OBJECT: pl.Int64}, orient="row")
 
 
 def _references(batch: pl.DataFrame) -> pl.DataFrame:
@@ -85,6 +130,19 @@ def _references(batch: pl.DataFrame) -> pl.DataFrame:
         .explode([INDICATOR, EVENT])
         .drop_nulls([INDICATOR])
     )
+
+
+def _add_viewers(session: Session, cache: RecipientCache, organisation_ids: list[int]) -> None:
+    missing = [org for org in organisation_ids if org not in cache.viewers]
+    if missing:
+        cache.viewers.update(_viewers(session, missing))
+
+
+def _add_marked_apart(session: Session, cache: RecipientCache, event_ids: list[int]) -> None:
+    missing = sorted(event for event in event_ids if event not in cache.events_checked)
+    if missing:
+        cache.marked_apart.update(_marked_apart(session, missing))
+        cache.events_checked.update(missing)
 
 
 def _viewers(session: Session, organisation_ids: list[int]) -> dict[int, Viewer]:
@@ -119,12 +177,6 @@ def _marked_apart(session: Session, event_ids: list[int]) -> list[int]:
             )
         )
     return found
-
-
-def _pairs(references: pl.DataFrame, column: str) -> dict[int, list[int]]:
-    """The distinct ids in `column` per organisation."""
-    grouped = references.group_by(_ORG).agg(pl.col(column).unique().sort())
-    return {int(org): list(ids) for org, ids in grouped.iter_rows()}
 
 
 Branch = Callable[[Viewer, list[int]], Select[int, int]]
