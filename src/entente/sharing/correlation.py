@@ -55,11 +55,17 @@ def correlate(session: Session, event_id: int, first_id: int, last_id: int) -> i
     forward = select(*found.c)
     c = list(found.c)
     backward = select(c[1], c[0], c[3], c[2], c[4])
-    stored = session.execute(
-        insert(Correlation).from_select(_COLUMNS, union_all(forward, backward))
+    session.execute(insert(Correlation).from_select(_COLUMNS, union_all(forward, backward)))
+    # Counted, not taken from the cursor: psycopg reports no row count for this statement.
+    count = session.scalar(
+        select(func.count())
+        .select_from(Correlation)
+        .where(
+            Correlation.event_id == event_id,
+            Correlation.indicator_id.between(first_id, last_id),
+        )
     )
-    # Each link is stored twice, once per direction.
-    return int(stored.rowcount) // 2  # type: ignore[attr-defined]
+    return int(count or 0)
 
 
 def _links(event_id: int, first_id: int, last_id: int) -> CompoundSelect[Any]:
