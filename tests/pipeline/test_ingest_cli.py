@@ -59,6 +59,10 @@ def test_ingest_stores_a_file_once_and_the_feed_lists_its_run(url: str, tmp_path
         (["feed", "add", "x", "--parser", "shadowserver", "--source", "/nowhere"], "no file at"),
         (["feed", "add", "y", "--parser", "list", "--options", "{oops"], "--options is not JSON"),
         (["feed", "run", "no-such-feed"], "no feed 'no-such-feed'"),
+        (
+            ["ingest", str(SAMPLES / "scan_dns.csv"), "--parser", "shadowserver", "--stream"],
+            "ENTENTE_REDIS_URL",
+        ),
     ],
 )
 def test_bad_input_exits_2_naming_the_problem(

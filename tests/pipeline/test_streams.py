@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from entente.alerts.models import Alert
 from entente.cli import app
 from entente.core.audit import SYSTEM
+from entente.core.cli import CliState
 from entente.core.config import Settings
 from entente.core.db import create_db_engine, make_session_factory
 from entente.core.errors import BadValue
@@ -62,7 +63,7 @@ from entente.pipeline.streams import (
     stream_collector,
     stream_counters,
 )
-from entente.pipeline.worker_cli import run_worker
+from entente.pipeline.worker_cli import queue_file, run_worker
 from entente.sharing import indicator_service, service
 from entente.sharing.indicators import IndicatorType
 from entente.sharing.schemas import EventCreate, IndicatorBatch, IndicatorCreate
@@ -617,3 +618,20 @@ def test_staging_left_by_dead_workers_is_removed_and_a_live_ones_kept(tmp_path: 
     os.utime(old, (an_hour_ago, an_hour_ago))
     assert remove_stale_staging(tmp_path, timedelta(hours=1)) == 1
     assert not old.exists() and young.exists()
+
+
+def test_queue_file_queues_a_file_and_says_how_much(
+    make_hub: Callable[[str], Hub],
+    feed_file: Path,
+    config: StreamConfig,
+    redis_client: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    hub = make_hub("sqlite")
+    state = CliState(settings=hub.settings)
+    with hub.sessions() as session:
+        feed = feeds.get_feed(session, FEED)
+        run = queue_file(state, session, feed, feed_file, replace(config, max_entries=64))
+    assert run.status is RunStatus.RUNNING  # the workers finish it
+    assert redis_client.xlen(config.stream) == 7
+    assert "47 rows queued in 7 batches as run" in capsys.readouterr().out

@@ -19,6 +19,7 @@ from entente.pipeline.ingest import IngestCounts, Pipeline, ingest_file
 from entente.pipeline.models import FeedRun
 from entente.pipeline.parsers import parsers
 from entente.pipeline.schemas import FeedCreate, FeedPublic
+from entente.pipeline.worker_cli import queue_file
 from entente.sharing.cli_options import JsonOption, print_json
 
 feed_app = typer.Typer(
@@ -27,6 +28,12 @@ feed_app = typer.Typer(
 
 ParserOption = Annotated[
     str, typer.Option("--parser", help="Parser name (`entente feed parsers` lists them).")
+]
+StreamOption = Annotated[
+    bool,
+    typer.Option(
+        "--stream", help="Queue for `entente worker` processes (needs ENTENTE_REDIS_URL)."
+    ),
 ]
 OptionsOption = Annotated[
     str | None,
@@ -118,12 +125,17 @@ def feed_run(
     file: Annotated[
         Path | None, typer.Option("--file", help="Ingest this file instead of the feed's source.")
     ] = None,
+    stream: StreamOption = False,
 ) -> None:
     """Run a feed now: its file, every file of its directory, or --file."""
     state = cli_state(ctx)
     with state.session() as session:
         feed = feeds.get_feed(session, name)
         paths = [file] if file is not None else feeds.source_files(feed)
+        if stream:
+            for path in paths:
+                queue_file(state, session, feed, path)
+            return
         pipeline = Pipeline.load(session, state.settings)
         for path in paths:
             run = _ingest_with_progress(
@@ -142,6 +154,7 @@ def ingest(
             "--feed", help="Run under this feed (created on first use); default: the parser's name."
         ),
     ] = None,
+    stream: StreamOption = False,
 ) -> None:
     """Ingest one file: parse, normalise, enrich, route, de-duplicate, match, store, alert."""
     state = cli_state(ctx)
@@ -149,6 +162,9 @@ def ingest(
         raise BadValue(f"no file at {file}", field="FILE", value=str(file))
     with state.session() as session:
         feed = feeds.feed_for_ingest(session, operator_actor(), feed_name or parser, parser)
+        if stream:
+            queue_file(state, session, feed, file)
+            return
         pipeline = Pipeline.load(session, state.settings)
         run = _ingest_with_progress(
             state.console,

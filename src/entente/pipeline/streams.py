@@ -72,14 +72,17 @@ class StreamConfig:
     """The Redis keys and the bounds of one pipeline stream.
 
     Tests give each stream its own `prefix`. `max_entries` bounds the stream (the producers
-    wait); `min_idle_ms` is how long a delivered batch may go unacknowledged before another
-    worker takes it over: keep it well above the slowest batch's processing time.
+    wait): 32 entries of 25,000 rows is about 50 MB of Redis memory (zstd; docs/scaling.md).
+    Why 25,000 rows: the alert upsert and the Parquet part cost per batch, so much smaller
+    batches halve a worker's speed, and much larger ones spread worse over workers.
+    `min_idle_ms` is how long a delivered batch may go unacknowledged before another worker
+    takes it over: keep it well above the slowest batch's processing time.
     """
 
     prefix: str = "entente:pipeline"
     group: str = "pipeline"
-    max_entries: int = 16
-    rows_per_entry: int = 50_000
+    max_entries: int = 32
+    rows_per_entry: int = 25_000
     min_idle_ms: int = 60_000
     block_ms: int = 2_000
     lock_seconds: float = 60.0

@@ -142,12 +142,14 @@ def run_worker(
         engine.dispose()
 
 
-def queue_file(state: CliState, session: Session, feed: Feed, path: Path) -> FeedRun:
+def queue_file(
+    state: CliState, session: Session, feed: Feed, path: Path, config: StreamConfig | None = None
+) -> FeedRun:
     """`--stream`: queue a file's batches for the workers, under a live line of progress.
 
     Returns the run, still running: the workers finish it (`entente feed list`).
     """
-    client = connect(redis_url(state.settings))
+    client = connect(redis_url(state.settings), config)
     queued = {"batches": 0, "rows": 0}
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     try:
@@ -163,7 +165,7 @@ def queue_file(state: CliState, session: Session, feed: Feed, path: Path) -> Fee
                     f"in {queued['batches']:,} batches",
                 )
 
-            run = produce_file(session, PipelineStream(client), feed, path, advance)
+            run = produce_file(session, PipelineStream(client, config), feed, path, advance)
     finally:
         client.close()
     say_done(

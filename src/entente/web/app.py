@@ -20,6 +20,7 @@ from entente.members import constituencies_api, constituencies_ui
 from entente.members import ui as members_ui
 from entente.pipeline import api as pipeline_api
 from entente.pipeline import ui as pipeline_ui
+from entente.pipeline.streams import stream_collector
 from entente.sharing import api as sharing_api
 from entente.sharing import (
     groups_api,
@@ -64,6 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine, settings)
     app.state.templates = make_templates([WEB / "templates", *capability_template_dirs()])
     app.state.metrics_registry = CollectorRegistry()
+    # The workers' counters (rows in, out, duplicates, quarantined, lag), read from Redis.
+    collector = stream_collector(settings)
+    if collector is not None:
+        app.state.metrics_registry.register(collector)
 
     install_error_handlers(app)
     app.include_router(core_api.router)
