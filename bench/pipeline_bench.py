@@ -310,7 +310,7 @@ def timed_stages(session: Session) -> Iterator[StageClock]:
         # Inside two stages: their polars part apart from their SQL part.
         for owner, name, label in (
             (alerts_service, "finding_groups", "alerts_grouping"),
-            (recipients, "_visible", "recipients_visibility_sql"),
+            (recipients, "_event_markings", "recipients_markings_sql"),
         ):
             stack.enter_context(
                 patch.object(owner, name, clock.wrap_part(label, getattr(owner, name)))

@@ -574,7 +574,7 @@ def test_restricting_costs_a_few_queries_whatever_the_number_of_rows(
     )
     queries.clear()
     kept = restrict_to_recipients(session, batch)
-    # Sharing groups, stricter indicators, events by organisation, stricter ones by organisation.
+    # Sharing groups, event markings, events' named recipients, indicators marked apart.
     assert len(queries) == 4
     assert kept[MATCHED_INDICATORS].list.len().sum() > 0
 

@@ -337,14 +337,12 @@ def test_open_quote_check_matches_pyarrow(
     assert flagged == pyarrow_leaves_line_open(line)
 
 
-def test_source_lines_map_passed_lines_back_to_file_lines(tmp_path: Path) -> None:
+def test_source_lines_keep_each_data_line_with_its_file_line(tmp_path: Path) -> None:
     path = write(tmp_path, b"h\n\n1\n#c\n2\n\n\n3\n")
     layout = replace(CSV, comment_prefixes=("#",))
     with SourceLines(path, layout) as lines:
         lines.prime()
         assert lines.header == (1, "h")
-        data = b""
-        while chunk := lines.read(2):
-            data += bytes(chunk)
-        assert data == b"1\n2\n3\n"
-        assert lines.source_lines(np.array([1, 2, 3])).tolist() == [3, 5, 8]
+        chunks = list(lines.chunks())
+    assert b"".join(bytes(chunk.data) for chunk in chunks) == b"1\n2\n3\n"
+    assert np.concatenate([chunk.numbers for chunk in chunks]).tolist() == [3, 5, 8]

@@ -53,28 +53,47 @@ def finding_groups(batch: pl.DataFrame) -> pl.DataFrame:
         .alias(column)
         for name, column in _KEY.items()
     ]
-    samples = [name for name in _SAMPLE_FIELDS if name in routed.columns]
     matched = (
         pl.col(MATCHED_INDICATORS).list.len().gt(0).sum()
         if MATCHED_INDICATORS in routed.columns
         else pl.lit(0)
     )
-    return (
+    keys = ["organisation_id", "day", *_KEY.values()]
+    groups = (
         routed.with_columns(
             pl.col(ORGANISATION).alias("organisation_id"),
             pl.col("time.source").dt.date().alias("day"),
             *key_columns,
         )
-        .group_by(["organisation_id", "day", *_KEY.values()])
+        .with_row_index(_ROW)
+        .group_by(keys)
         .agg(
             pl.len().alias("rows"),
             matched.cast(pl.Int64).alias("matched_rows"),
             pl.col("time.source").min().alias("first_seen"),
             pl.col("time.source").max().alias("last_seen"),
-            pl.struct([pl.col(name).cast(pl.String) for name in samples])
-            .head(SAMPLES_PER_ALERT)
-            .alias("samples"),
+            pl.col(_ROW).head(SAMPLES_PER_ALERT).alias(_SAMPLE_ROWS),
         )
+        .with_row_index(_GROUP)
+    )
+    return groups.join(_samples(routed, groups), on=_GROUP, how="left").drop(_GROUP, _SAMPLE_ROWS)
+
+
+_ROW, _GROUP, _SAMPLE_ROWS = "_row", "_group", "_sample_rows"
+
+
+def _samples(routed: pl.DataFrame, groups: pl.DataFrame) -> pl.DataFrame:
+    """Each group's sample rows as a list of structs of text. Built from the few sampled
+    rows only: casting every row of a batch to text to keep five per group cost most of
+    the grouping."""
+    fields = [name for name in _SAMPLE_FIELDS if name in routed.columns]
+    picked = groups.select(_GROUP, _SAMPLE_ROWS).explode(_SAMPLE_ROWS)
+    rows = routed.select(fields)[picked[_SAMPLE_ROWS].to_numpy()]
+    return (
+        rows.select(pl.struct([pl.col(name).cast(pl.String) for name in fields]).alias("samples"))
+        .with_columns(picked[_GROUP])
+        .group_by(_GROUP, maintain_order=True)
+        .agg(pl.col("samples"))
     )
 
 

@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -27,7 +28,6 @@ from entente.core.clock import utcnow
 from entente.core.config import Settings
 from entente.core.errors import AppError
 from entente.members.constituencies import all_constituencies
-from entente.pipeline.addresses import parse_addresses
 from entente.pipeline.batches import MATCHED_INDICATORS, ORGANISATION
 from entente.pipeline.choices import RunStatus
 from entente.pipeline.dedup import DEFAULT_KEY_FIELDS, Deduplicator
@@ -210,18 +210,25 @@ def process_batch(
     normalised = normalise(batch)
     counts.quarantined += pipeline.quarantine.add(feed.name, normalised.quarantined)
     kept = normalised.kept
-    # Parsed once for enrichment, routing and matching: the parse costs more than each of them.
-    parsed = {SOURCE_IP: parse_addresses(kept[SOURCE_IP])} if SOURCE_IP in kept.columns else {}
+    # Parsed once (by the normaliser's check) for enrichment, routing and matching.
+    parsed = {SOURCE_IP: normalised.addresses[SOURCE_IP]} if SOURCE_IP in kept.columns else {}
     enriched = enrich(kept, pipeline.enrichment, parsed)
     routed = route(enriched, pipeline.routing, parsed.get(SOURCE_IP))
     fresh, counts.duplicates = dedup.drop_seen(match(routed, pipeline.indicators, parsed))
     matched = restrict_to_recipients(session, fresh, pipeline.recipients)
-    counts.stored = pipeline.store.write(matched)
+    # The Parquet write (GIL released) runs beside the alert grouping and upsert; the caller
+    # commits the alerts only after this returns, so only once the rows are stored.
+    writing = _STORE_WRITER.submit(pipeline.store.write, matched)
     counts.unrouted = int(matched[ORGANISATION].is_null().sum()) if matched.height else 0
     if matched.height and MATCHED_INDICATORS in matched.columns:
         counts.matched = int((matched[MATCHED_INDICATORS].list.len() > 0).sum())
     counts.alerts = add_findings(session, matched)
+    counts.stored = writing.result()
     return counts
+
+
+# Shared by the ingests of the process; each batch awaits its own write before returning.
+_STORE_WRITER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="entente-store")
 
 
 def _record(run: FeedRun, counts: IngestCounts, seconds: float) -> None:

@@ -29,7 +29,7 @@ import idna
 import numpy as np
 import polars as pl
 
-from entente.pipeline.addresses import format_v4, parse_addresses
+from entente.pipeline.addresses import AddressColumn, format_v4, parse_addresses
 from entente.pipeline.batches import StageOutput, empty_quarantine, quarantine
 from entente.vocabulary.fields import (
     FIELDS,
@@ -51,11 +51,24 @@ _UTC = "UTC"
 
 
 @dataclass(frozen=True, slots=True)
+class NormalisedBatch(StageOutput):
+    """The stage's output, plus the parsed addresses of the kept rows' IP-address columns.
+
+    Why hand them on: checking an address parses it, and enrichment, routing and matching
+    need it parsed; parsing a column again cost as much as any of those stages.
+    """
+
+    addresses: dict[str, AddressColumn]
+
+
+@dataclass(frozen=True, slots=True)
 class _Normalised:
-    """A column's canonical values (null where empty or invalid) and where it was invalid."""
+    """A column's canonical values (null where empty or invalid) and where it was invalid;
+    for an address column, also the parsed addresses of every row."""
 
     canonical: pl.Series
     bad: pl.Series
+    addresses: AddressColumn | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +83,7 @@ class _Check:
 _Normaliser = Callable[[pl.Series, Field], _Normalised]
 
 
-def normalise(batch: pl.DataFrame) -> StageOutput:
+def normalise(batch: pl.DataFrame) -> NormalisedBatch:
     """Check and canonicalise every vocabulary column; bad rows go to quarantine with a reason."""
     fields = _vocabulary_fields(batch)
     with ThreadPoolExecutor(max_workers=min(len(fields), os.cpu_count() or 1) or 1) as pool:
@@ -81,13 +94,19 @@ def normalise(batch: pl.DataFrame) -> StageOutput:
         for spec, result in zip(fields, results, strict=True)
     ]
     canonical, classification_checks = _classify(canonical)
-    return _split(batch, canonical, checks + classification_checks)
+    output, kept_rows = _split(batch, canonical, checks + classification_checks)
+    addresses = {
+        spec.name: result.addresses if kept_rows is None else result.addresses.select(kept_rows)
+        for spec, result in zip(fields, results, strict=True)
+        if result.addresses is not None
+    }
+    return NormalisedBatch(output.kept, output.quarantined, addresses)
 
 
 def _normalise_column(batch: pl.DataFrame, spec: Field) -> _Normalised:
     result = _NORMALISERS[spec.type](batch.get_column(spec.name), spec)
     canonical = result.canonical.cast(spec.polars_type).alias(spec.name)
-    return _Normalised(canonical, result.bad.fill_null(False))
+    return _Normalised(canonical, result.bad.fill_null(False), result.addresses)
 
 
 def _vocabulary_fields(batch: pl.DataFrame) -> list[Field]:
@@ -101,7 +120,10 @@ def _vocabulary_fields(batch: pl.DataFrame) -> list[Field]:
     ]
 
 
-def _split(batch: pl.DataFrame, canonical: pl.DataFrame, checks: list[_Check]) -> StageOutput:
+def _split(
+    batch: pl.DataFrame, canonical: pl.DataFrame, checks: list[_Check]
+) -> tuple[StageOutput, np.ndarray | None]:
+    """Kept and quarantined rows, and the mask of kept rows (None when all are kept)."""
     seen = np.zeros(batch.height, dtype=np.bool_)
     quarantined = []
     for check in checks:
@@ -110,9 +132,11 @@ def _split(batch: pl.DataFrame, canonical: pl.DataFrame, checks: list[_Check]) -
             quarantined.append(quarantine(batch, pl.Series(newly), check.field, check.reason))
             seen |= newly
     kept = batch.with_columns(canonical.get_columns())
-    if seen.any():
-        kept = kept.filter(pl.Series(~seen))
-    return StageOutput(kept, pl.concat(quarantined) if quarantined else empty_quarantine())
+    kept_rows = ~seen if seen.any() else None
+    if kept_rows is not None:
+        kept = kept.filter(pl.Series(kept_rows))
+    put_aside = pl.concat(quarantined) if quarantined else empty_quarantine()
+    return StageOutput(kept, put_aside), kept_rows
 
 
 def _classify(canonical: pl.DataFrame) -> tuple[pl.DataFrame, list[_Check]]:
@@ -316,7 +340,9 @@ def _ip_address(values: pl.Series, spec: Field) -> _Normalised:
         # IPv6 is rare in feeds and repeats; ipaddress writes each distinct value once.
         spellings = {value: _compressed_v6(value) for value in written.unique().to_list()}
         canonical.scatter(v6_rows, written.replace_strict(spellings, return_dtype=pl.String))
-    return _checked(text.given, canonical)
+    # The unspecified address is refused: later stages must not find it parsed.
+    parsed.version[~valid] = 0
+    return _Normalised(canonical, text.given & canonical.is_null(), parsed)
 
 
 def _compressed_v6(text: str) -> str:

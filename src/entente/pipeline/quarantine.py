@@ -209,12 +209,18 @@ def _conditions(field: str | None, q: str | None) -> tuple[str, dict[str, Any]]:
     return " AND ".join(where) or "TRUE", params
 
 
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
 def _new_ids(count: int) -> pl.Series:
     """`count` random version-4 UUIDs as text, made in one vectorised pass."""
     raw = np.frombuffer(os.urandom(16 * count), dtype=np.uint8).reshape(count, 16).copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = pl.Series(raw.view("S16").ravel(), dtype=pl.Binary).bin.encode("hex")
+    # Hex digits through a lookup table: viewing the raw bytes as numpy "S16" would drop a
+    # trailing NUL byte (1 id in 256), leaving a malformed id.
+    digits = _HEX_DIGITS[np.stack([raw >> 4, raw & 0x0F], axis=2).reshape(count, 32)]
+    text = pl.Series(digits.view("S32").ravel(), dtype=pl.Binary).cast(pl.String)
     groups = [text.str.slice(start, length) for start, length in _UUID_GROUPS]
     return pl.select(pl.concat_str(groups, separator="-").alias(ID)).to_series()
 

