@@ -25,10 +25,11 @@ from entente.pipeline.operations import (
     Upload,
 )
 from entente.pipeline.quarantine import QuarantineStore
-from entente.pipeline.schemas import FeedCreate, FeedPublic, RunPublic
+from entente.pipeline.runner import FeedRunner
+from entente.pipeline.schemas import FeedCreate, FeedPublic, FeedRunReport, LookPublic, RunPublic
 from entente.pipeline.store import EventStore
 from entente.web.deps import AdminDep, PageDep, PrincipalDep, SessionDep, SettingsDep
-from entente.web.errors import ERROR_RESPONSES
+from entente.web.errors import ERROR_RESPONSES, ErrorResponse
 
 router = APIRouter(responses=ERROR_RESPONSES, tags=["pipeline"])
 
@@ -43,6 +44,9 @@ def feed_dep(name: FeedName, session: SessionDep, _admin: AdminDep) -> Feed:
 
 
 FeedDep = Annotated[Feed, Depends(feed_dep)]
+FETCH_FAILED: dict[int | str, dict[str, object]] = {
+    502: {"model": ErrorResponse, "description": "The feed's source could not be fetched"}
+}
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
 
@@ -65,7 +69,28 @@ def create_feed(data: FeedCreate, session: SessionDep, admin: AdminDep) -> FeedP
 
 @router.get("/feeds/{name}", response_model=FeedPublic)
 def get_feed(feed: FeedDep, session: SessionDep) -> FeedPublic:
-    return operations.feed_with_last_run(session, feed)
+    """The feed with its latest run, its source's state (last look, ETag, error) and when
+    it is next due."""
+    return feeds.feed_detail(session, feed)
+
+
+@router.post("/feeds/{name}/fetch", response_model=LookPublic, responses=FETCH_FAILED)
+def fetch_feed(
+    feed: FeedDep, session: SessionDep, settings: SettingsDep, admin: AdminDep
+) -> LookPublic:
+    """Look at the feed's source now and download what is new, without ingesting it (the
+    next run reads it). A source that cannot be fetched is a 502 naming it; uploads-only
+    feeds are a 422."""
+    return feeds.fetch_now(FeedRunner(session, settings), admin.actor(), feed)
+
+
+@router.post("/feeds/{name}/run", response_model=FeedRunReport, responses=FETCH_FAILED)
+def run_feed(
+    feed: FeedDep, session: SessionDep, settings: SettingsDep, admin: AdminDep
+) -> FeedRunReport:
+    """Look at the feed's source and ingest what is new now, in the request: the report
+    lists a run per file read (failed runs with the parser's error)."""
+    return feeds.run_now(FeedRunner(session, settings), admin.actor(), feed)
 
 
 @router.get("/feeds/{name}/runs", response_model=ListOf[RunPublic])

@@ -8,14 +8,43 @@ from enum import StrEnum
 class FeedSourceKind(StrEnum):
     """Where a feed's files come from."""
 
-    FILE = "file"  # one path, read on each run
+    FILE = "file"  # one path, read again when it changes
     DIRECTORY = "directory"  # every new file in a watched directory
     URL = "url"  # fetched over HTTP(S) on each run (operators with network)
     UPLOAD = "upload"  # files sent through the API or UI
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return "URL" if self is FeedSourceKind.URL else self.value.capitalize()
+
+    @property
+    def schedulable(self) -> bool:
+        """Whether `feed run --due` can run it: an upload only arrives when someone sends it."""
+        return self is not FeedSourceKind.UPLOAD
+
+
+class FetchOutcome(StrEnum):
+    """What the last look at a feed's source found."""
+
+    NEW = "new"  # new files (a download, or files not read before)
+    NOT_MODIFIED = "not_modified"  # the server answered 304: the same as last time
+    NOTHING_NEW = "nothing_new"  # no file the feed has not read already
+    FAILED = "failed"  # the source could not be read; `error` says why
+
+    @property
+    def label(self) -> str:
+        return {
+            "new": "New data",
+            "not_modified": "Not modified",
+            "nothing_new": "Nothing new",
+            "failed": "Failed",
+        }[self.value]
+
+    @property
+    def colour(self) -> str:
+        return {"new": "green", "not_modified": "grey", "nothing_new": "grey", "failed": "red"}[
+            self.value
+        ]
 
 
 class RunStatus(StrEnum):

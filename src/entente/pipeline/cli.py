@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
-from entente.core.cli import cli_state, counted_table, operator_actor, say_done, validated
-from entente.core.errors import BadValue
+from entente.core.cli import CliState, cli_state, counted_table, operator_actor, say_done, validated
+from entente.core.clock import utcnow
+from entente.core.errors import BadValue, FeedError
 from entente.pipeline import feeds
 from entente.pipeline.choices import FeedSourceKind
-from entente.pipeline.ingest import IngestCounts, Pipeline, ingest_file
+from entente.pipeline.ingest import BatchCallback, IngestCounts, Pipeline, ingest_file
 from entente.pipeline.models import FeedRun
 from entente.pipeline.parsers import parsers
+from entente.pipeline.runner import FeedRunner, Look, RunReport
+from entente.pipeline.schedule import DEFAULT_POLL_SECONDS, DueResult, Watcher, run_due
 from entente.pipeline.schemas import FeedCreate, FeedPublic
+from entente.pipeline.sources import Scope
 from entente.pipeline.worker_cli import queue_file
 from entente.sharing.cli_options import JsonOption, print_json
 
@@ -37,7 +48,17 @@ StreamOption = Annotated[
 ]
 OptionsOption = Annotated[
     str | None,
-    typer.Option("--options", help='Parser options as JSON, e.g. \'{"report": "scan_http"}\'.'),
+    typer.Option(
+        "--options",
+        help='Feed options as JSON, e.g. \'{"parser": {"report": "scan_http"}, '
+        '"source": {"max_bytes": 100000000}}\'.',
+    ),
+]
+AllOption = Annotated[
+    bool,
+    typer.Option(
+        "--all", help="Read every file again (a URL: fetch without If-None-Match / manifest)."
+    ),
 ]
 
 
@@ -61,8 +82,13 @@ def feed_add(  # noqa: PLR0913 -- one parameter per option is how Typer declares
         str, typer.Option("--source", help="A file, a directory, or an http(s) URL.")
     ] = "",
     kind: Annotated[
-        FeedSourceKind, typer.Option("--kind", help="Where files come from.")
-    ] = FeedSourceKind.FILE,
+        FeedSourceKind | None,
+        typer.Option(
+            "--kind",
+            help="Where files come from; default: from --source (a URL, a directory, a file), "
+            "else uploads.",
+        ),
+    ] = None,
     options: OptionsOption = None,
     every: Annotated[
         int | None, typer.Option("--every", help="Run every N minutes (`feed run --due`).")
@@ -74,7 +100,7 @@ def feed_add(  # noqa: PLR0913 -- one parameter per option is how Typer declares
         FeedCreate,
         name=name,
         parser=parser,
-        source_kind=kind,
+        source_kind=kind or feeds.source_kind_of(source),
         source=source,
         options=_json_options(options),
         interval_minutes=every,
@@ -102,46 +128,173 @@ def feed_table(found: list[FeedPublic]) -> Table:
         table.add_column(column)
     for column in ("Rows in", "Stored", "Quarantined", "Rows/s"):
         table.add_column(column, justify="right")
+    for column in ("Last look", "Next due"):
+        table.add_column(column)
     for feed in found:
-        run = feed.last_run
+        run, look = feed.last_run, feed.source_state
         table.add_row(
             feed.name,
             feed.parser,
             feed.source or feed.source_kind.value,
-            run.started_at.strftime("%Y-%m-%d %H:%M") if run else "never",
+            _when(run.started_at if run else None, "never"),
             run.status.value if run else "",
             f"{run.rows_in:,}" if run else "",
             f"{run.rows_stored:,}" if run else "",
             f"{run.quarantined:,}" if run else "",
             f"{run.rows_per_second:,.0f}" if run else "",
+            f"{look.outcome.value} {_when(look.checked_at, '')}" if look and look.outcome else "",
+            _when(feed.next_due, "-"),
         )
     return table
 
 
+def _when(at: datetime | None, otherwise: str) -> str:
+    return at.strftime("%Y-%m-%d %H:%M") if at else otherwise
+
+
 @feed_app.command("run")
-def feed_run(
+def feed_run(  # noqa: PLR0913 -- one parameter per option is how Typer declares a command
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The feed's name.")],
+    name: Annotated[str | None, typer.Argument(help="The feed's name.")] = None,
     file: Annotated[
         Path | None, typer.Option("--file", help="Ingest this file instead of the feed's source.")
     ] = None,
+    due: Annotated[
+        bool, typer.Option("--due", help="Run every enabled feed whose interval has passed.")
+    ] = False,
+    read_all: AllOption = False,
     stream: StreamOption = False,
 ) -> None:
-    """Run a feed now: its file, every file of its directory, or --file."""
+    """Run a feed now: look at its source and read what is new (or --file); or --due."""
+    state = cli_state(ctx)
+    if due == (name is not None):
+        raise BadValue("name one feed, or give --due (not both)", field="NAME", value=name)
+    scope = Scope.ALL if read_all else Scope.NEW
+    with state.session() as session:
+        runner = _runner(state, session, stream)
+        if due:
+            _run_due(state.console, runner)
+            return
+        feed = feeds.get_feed(session, name or "")
+        if file is not None:
+            print_run(state.console, runner.read(feed, file))
+            return
+        report = runner.run(feed, scope)
+    print_report(state.console, report)
+    _raise_failures(report.failures)
+
+
+@feed_app.command("fetch")
+def feed_fetch(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The feed's name.")],
+    fetch_all: AllOption = False,
+) -> None:
+    """Look at a feed's source and download what is new, without ingesting it (the next
+    `feed run` reads it)."""
     state = cli_state(ctx)
     with state.session() as session:
         feed = feeds.get_feed(session, name)
-        paths = [file] if file is not None else feeds.source_files(feed)
-        if stream:
-            for path in paths:
-                queue_file(state, session, feed, path)
-            return
-        pipeline = Pipeline.load(session, state.settings)
-        for path in paths:
-            run = _ingest_with_progress(
-                state.console, lambda cb, p=path: ingest_file(session, pipeline, feed, p, cb), path
-            )
-            print_run(state.console, run)
+        look = FeedRunner(session, state.settings).fetch(
+            feed, Scope.ALL if fetch_all else Scope.NEW
+        )
+    print_look(state.console, look)
+
+
+@feed_app.command("watch")
+def feed_watch(
+    ctx: typer.Context,
+    poll: Annotated[
+        float,
+        typer.Option(
+            "--poll", min=1.0, help="Look for new or changed feeds at least this often (s)."
+        ),
+    ] = DEFAULT_POLL_SECONDS,
+) -> None:
+    """Run feeds on their schedule until stopped (Ctrl-C or SIGTERM: after the current file)."""
+    state = cli_state(ctx)
+    watcher = Watcher(
+        open_session=state.session,
+        make_runner=lambda session: _runner(state, session, stream=False),
+        report=lambda result: print_due(state.console, result),
+        poll_seconds=poll,
+    )
+    say_done(state.console, f"watching the feeds' schedules (every {poll:g} s at most)")
+    with _stopping_on_signals(watcher.stop, state.console):
+        watcher.run()
+    say_done(state.console, "stopped")
+
+
+def _runner(state: CliState, session: Session, stream: bool) -> FeedRunner:
+    if stream:
+        return FeedRunner(
+            session,
+            state.settings,
+            reader=lambda feed, path: queue_file(state, session, feed, path),
+        )
+    return FeedRunner(
+        session, state.settings, progress=lambda path: progress_line(state.console, path)
+    )
+
+
+def _run_due(console: Console, runner: FeedRunner) -> None:
+    results = list(run_due(runner, utcnow()))
+    for result in results:
+        print_due(console, result)
+    if not results:
+        say_done(console, "no feed is due")
+    failed = [result.feed for result in results if result.failed]
+    if failed:
+        raise FeedError(f"{len(failed)} of {len(results)} due feeds failed: {', '.join(failed)}")
+
+
+@contextmanager
+def _stopping_on_signals(stop: threading.Event, console: Console) -> Iterator[None]:
+    """SIGINT and SIGTERM set `stop` (the watcher ends after the current file); a second
+    Ctrl-C interrupts at once."""
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        console.print(f"{signal.Signals(signum).name}: stopping after the current file")
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def print_look(console: Console, look: Look) -> None:
+    waiting = f"; {len(look.files)} file(s) waiting to be read" if look.files else ""
+    got = f": {look.download} ({look.bytes:,} bytes)" if look.download else ""
+    note = f" ({look.note})" if look.note else ""
+    say_done(console, f"{look.feed}: {look.outcome.label.lower()}{got}{note}{waiting}")
+
+
+def print_report(console: Console, report: RunReport) -> None:
+    look = report.look
+    if not look.files:
+        note = f" ({look.note})" if look.note else ""
+        say_done(console, f"{look.feed}: {look.outcome.label.lower()}{note}, nothing to read")
+    for run in report.runs:
+        print_run(console, run)
+
+
+def print_due(console: Console, result: DueResult) -> None:
+    if result.report is not None:
+        print_report(console, result.report)
+        for failure in result.report.failures:
+            console.print(f"✗ {result.feed}: {failure}")
+    else:
+        console.print(f"✗ {result.feed or 'feeds'}: {result.error}")
+
+
+def _raise_failures(failures: list[str]) -> None:
+    if failures:
+        raise FeedError(f"{len(failures)} file(s) could not be read: " + "; ".join(failures))
 
 
 def ingest(
@@ -166,16 +319,14 @@ def ingest(
             queue_file(state, session, feed, file)
             return
         pipeline = Pipeline.load(session, state.settings)
-        run = _ingest_with_progress(
-            state.console,
-            lambda callback: ingest_file(session, pipeline, feed, file, callback),
-            file,
-        )
+        with progress_line(state.console, file) as on_batch:
+            run = ingest_file(session, pipeline, feed, file, on_batch)
     print_run(state.console, run)
 
 
-def _ingest_with_progress(console: Console, work: Any, path: Path) -> FeedRun:
-    """Run `work(callback)` under a live line of rows read, stored and quarantined."""
+@contextmanager
+def progress_line(console: Console, path: Path) -> Iterator[BatchCallback]:
+    """A live line of rows read, stored and quarantined while `path` is ingested."""
     totals = IngestCounts()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -191,11 +342,13 @@ def _ingest_with_progress(console: Console, work: Any, path: Path) -> FeedRun:
                 ),
             )
 
-        run: FeedRun = work(advance)
-    return run
+        yield advance
 
 
 def print_run(console: Console, run: FeedRun) -> None:
+    if run.error:
+        console.print(f"✗ {run.file}: run {run.id} failed: {run.error}")
+        return
     say_done(
         console,
         f"{run.file}: {run.rows_in:,} rows in, {run.rows_stored:,} stored, "

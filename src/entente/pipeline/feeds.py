@@ -7,8 +7,10 @@ one member's.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,8 +18,21 @@ from entente.core import audit
 from entente.core.audit import Actor
 from entente.core.errors import BadValue, Conflict, NotFound
 from entente.pipeline.choices import FeedSourceKind
-from entente.pipeline.models import Feed, FeedRun
-from entente.pipeline.schemas import FeedCreate, FeedPublic, RunPublic
+from entente.pipeline.models import Feed, FeedRun, FeedSourceState
+from entente.pipeline.runner import FeedRunner, Look, RunReport
+from entente.pipeline.schedule import next_due
+from entente.pipeline.schemas import (
+    FeedCreate,
+    FeedPublic,
+    FeedRunReport,
+    LookPublic,
+    RunPublic,
+    SourceStatePublic,
+)
+from entente.pipeline.sources import SourceOptions
+
+# A name, an IPv4 or an IPv6 address, as httpx gives it (IDNs in their xn-- form).
+_HOST = re.compile(r"^[A-Za-z0-9._:-]+$")
 
 
 def create_feed(session: Session, actor: Actor, data: FeedCreate) -> Feed:
@@ -25,6 +40,7 @@ def create_feed(session: Session, actor: Actor, data: FeedCreate) -> Feed:
     if session.scalar(select(Feed.id).where(Feed.name == data.name)) is not None:
         raise Conflict(f"a feed named {data.name!r} exists", field="name", value=data.name)
     _check_source(data.source_kind, data.source)
+    SourceOptions.of(data.options)
     feed = Feed(**data.model_dump())
     session.add(feed)
     session.flush()
@@ -33,30 +49,33 @@ def create_feed(session: Session, actor: Actor, data: FeedCreate) -> Feed:
     return feed
 
 
+def source_kind_of(source: str) -> FeedSourceKind:
+    """The kind a source names when none is given: a URL, a directory, a file, or uploads."""
+    if not source:
+        return FeedSourceKind.UPLOAD
+    if source.startswith(("http://", "https://")):
+        return FeedSourceKind.URL
+    return FeedSourceKind.DIRECTORY if Path(source).is_dir() else FeedSourceKind.FILE
+
+
 def _check_source(kind: FeedSourceKind, source: str) -> None:
     if kind is FeedSourceKind.FILE and not Path(source).is_file():
         raise BadValue(f"no file at {source!r}", field="source", value=source)
     if kind is FeedSourceKind.DIRECTORY and not Path(source).is_dir():
         raise BadValue(f"no directory at {source!r}", field="source", value=source)
-    if kind is FeedSourceKind.URL and not source.startswith(("http://", "https://")):
-        raise BadValue("a URL source starts with http:// or https://", field="source", value=source)
+    if kind is FeedSourceKind.URL:
+        _check_url(source)
 
 
-def source_files(feed: Feed) -> list[Path]:
-    """The files a run of the feed reads now: its file, or its directory's files by name.
-
-    URL sources are fetched by `entente feed fetch` (needs network); uploads arrive one file
-    at a time through the API.
-    """
-    if feed.source_kind is FeedSourceKind.FILE:
-        return [Path(feed.source)]
-    if feed.source_kind is FeedSourceKind.DIRECTORY:
-        return sorted(path for path in Path(feed.source).iterdir() if path.is_file())
-    raise BadValue(
-        f"feed {feed.name!r} has no local files to run ({feed.source_kind.value} source)",
-        field="feed",
-        value=feed.name,
-    )
+def _check_url(source: str) -> None:
+    try:
+        url = httpx.URL(source)
+    except httpx.InvalidURL as exc:
+        raise BadValue(f"not a URL: {exc}", field="source", value=source) from exc
+    if url.scheme not in ("http", "https") or not _HOST.match(url.raw_host.decode("ascii")):
+        raise BadValue(
+            "a URL source is http:// or https:// with a host", field="source", value=source
+        )
 
 
 def get_feed(session: Session, name_or_id: str | int) -> Feed:
@@ -83,15 +102,35 @@ def feed_for_ingest(session: Session, actor: Actor, name: str, parser: str) -> F
 
 
 def list_feeds(session: Session) -> list[FeedPublic]:
-    """Every feed by name, each with its latest run."""
+    """Every feed by name, each with its latest run, its source's state and next due time."""
     feeds = session.scalars(select(Feed).order_by(Feed.name)).all()
-    latest = _latest_runs(session, [feed.id for feed in feeds])
-    return [feed_public(feed, latest.get(feed.id)) for feed in feeds]
+    ids = [feed.id for feed in feeds]
+    latest = _latest_runs(session, ids)
+    states = {
+        state.feed_id: state
+        for state in session.scalars(
+            select(FeedSourceState).where(FeedSourceState.feed_id.in_(ids))
+        )
+    }
+    return [feed_public(feed, latest.get(feed.id), states.get(feed.id)) for feed in feeds]
 
 
-def feed_public(feed: Feed, last_run: FeedRun | None) -> FeedPublic:
+def feed_detail(session: Session, feed: Feed) -> FeedPublic:
+    """One feed as its page and the API show it: latest run, source state, next due time."""
+    return feed_public(
+        feed, _latest_runs(session, [feed.id]).get(feed.id), session.get(FeedSourceState, feed.id)
+    )
+
+
+def feed_public(
+    feed: Feed, last_run: FeedRun | None, state: FeedSourceState | None = None
+) -> FeedPublic:
     public = FeedPublic.model_validate(feed)
     public.last_run = RunPublic.model_validate(last_run) if last_run else None
+    public.source_state = SourceStatePublic.model_validate(state) if state else None
+    public.next_due = next_due(
+        feed, last_run.started_at if last_run else None, state.checked_at if state else None
+    )
     return public
 
 
@@ -109,3 +148,34 @@ def _latest_runs(session: Session, feed_ids: list[int]) -> dict[int, FeedRun]:
     return {
         run.feed_id: run for run in session.scalars(select(FeedRun).where(FeedRun.id.in_(newest)))
     }
+
+
+def look_public(look: Look) -> LookPublic:
+    return LookPublic(
+        feed=look.feed,
+        outcome=look.outcome,
+        files=[str(path) for path in look.files],
+        download=str(look.download) if look.download else None,
+        bytes=look.bytes,
+        note=look.note,
+    )
+
+
+def report_public(report: RunReport) -> FeedRunReport:
+    return FeedRunReport(
+        look=look_public(report.look),
+        runs=[RunPublic.model_validate(run) for run in report.runs],
+        failures=report.failures,
+    )
+
+
+def fetch_now(runner: FeedRunner, actor: Actor, feed: Feed) -> LookPublic:
+    """Look at the feed's source now, downloading what is new, without reading it."""
+    audit.record(runner.session, actor, "feed.fetch", ("feed", feed.id))
+    return look_public(runner.fetch(feed))
+
+
+def run_now(runner: FeedRunner, actor: Actor, feed: Feed) -> FeedRunReport:
+    """Look at the feed's source and read what is new, now."""
+    audit.record(runner.session, actor, "feed.run", ("feed", feed.id))
+    return report_public(runner.run(feed))

@@ -10,12 +10,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from entente.core.clock import utcnow
 from entente.core.db import Base, UTCDateTime, str_enum
-from entente.pipeline.choices import FeedSourceKind, RunStatus
+from entente.pipeline.choices import FeedSourceKind, FetchOutcome, RunStatus
 
 
 class Feed(Base):
@@ -63,6 +73,59 @@ class FeedRun(Base):
     @property
     def rows_per_second(self) -> float:
         return self.rows_in / self.seconds if self.seconds else 0.0
+
+
+class FeedSourceState(Base):
+    """What the last look at a feed's source found, and what to send the server next time.
+
+    One row per feed, written by every run and fetch (scheduled or not), so `--due` knows
+    when the source was last looked at even when nothing new came (a 304 makes no run).
+    """
+
+    __tablename__ = "feed_source_state"
+
+    feed_id: Mapped[int] = mapped_column(
+        ForeignKey("feed.id", ondelete="CASCADE"), primary_key=True
+    )
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When the source last gave something new (a download, a new file).
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outcome: Mapped[FetchOutcome | None] = mapped_column(str_enum(FetchOutcome, 16), nullable=True)
+    # The validators of the last 200 answer, sent back as If-None-Match / If-Modified-Since.
+    etag: Mapped[str] = mapped_column(String(500), default="")
+    last_modified: Mapped[str] = mapped_column(String(100), default="")
+    # The last download (a file, or a directory of MISP events) and its size.
+    file: Mapped[str] = mapped_column(Text, default="")
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    # Failed looks in a row: 0 after any success.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # A MISP feed's manifest as last fetched: event uuid -> its timestamp.
+    manifest: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+
+
+class FeedFile(Base):
+    """A file a feed has read: a directory feed reads a file again only when it changed.
+
+    Why path + size + modification time rather than a hash of the content: telling an
+    unchanged file from a new one then costs one `stat`, not reading every file of the
+    directory on every run, which is the point of watching. A file rewritten with the same
+    size within the same nanosecond is read as unchanged; `feed run --all` reads it anyway,
+    and de-duplication keeps a file read twice from being stored twice.
+    """
+
+    __tablename__ = "feed_file"
+    __table_args__ = (UniqueConstraint("feed_id", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feed.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger, default=0)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feed_run.id", ondelete="SET NULL"), nullable=True
+    )
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class StreamBatch(Base):

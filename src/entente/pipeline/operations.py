@@ -34,7 +34,6 @@ from entente.core.config import Settings
 from entente.core.errors import BadValue, PayloadTooLarge
 from entente.core.pagination import Order, Page, PageRequest, paginate
 from entente.pipeline.batches import FIELD, FILE, LINE, RAW, REASON
-from entente.pipeline.feeds import feed_public
 from entente.pipeline.filters import QuarantineFilter
 from entente.pipeline.ingest import (
     IngestCounts,
@@ -45,7 +44,7 @@ from entente.pipeline.ingest import (
 )
 from entente.pipeline.models import Feed, FeedRun
 from entente.pipeline.quarantine import ID, QUARANTINE_ID, QUARANTINED_AT, QuarantineStore
-from entente.pipeline.schemas import FeedPublic, RunPublic
+from entente.pipeline.schemas import RunPublic
 from entente.pipeline.store import FEED_NAME
 
 UPLOADS = "uploads"
@@ -115,14 +114,6 @@ def ingest_upload(
     path = save_upload(settings, feed, upload)
     audit.record(session, actor, "feed.upload", ("feed", feed.id), file=path.name)
     return ingest_file(session, Pipeline.load(session, settings), feed, path)
-
-
-def feed_with_last_run(session: Session, feed: Feed) -> FeedPublic:
-    """The feed as the API shows it, with its latest run."""
-    latest = session.scalar(
-        select(FeedRun).where(FeedRun.feed_id == feed.id).order_by(FeedRun.id.desc()).limit(1)
-    )
-    return feed_public(feed, latest)
 
 
 def runs_page(session: Session, feed: Feed, page: PageRequest) -> Page[RunPublic]:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from entente.core.errors import BadValue
-from entente.pipeline.choices import FeedSourceKind, RunStatus
+from entente.pipeline.choices import FeedSourceKind, FetchOutcome, RunStatus
 from entente.pipeline.parsers import parsers
 
 
@@ -56,6 +56,22 @@ class RunPublic(BaseModel):
     error: str
 
 
+class SourceStatePublic(BaseModel):
+    """What the last look at the feed's source found (`entente feed fetch` / `run`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    checked_at: datetime | None = Field(description="When the source was last looked at")
+    changed_at: datetime | None = Field(description="When it last gave something new")
+    outcome: FetchOutcome | None = Field(description="What the last look found")
+    etag: str = Field(description="The ETag the next fetch sends back (If-None-Match)")
+    last_modified: str = Field(description="The Last-Modified the next fetch sends back")
+    file: str = Field(description="The last download (a file, or a directory of MISP events)")
+    bytes: int = Field(description="Its size")
+    error: str = Field(description="Why the last look failed, else empty")
+    failures: int = Field(description="Failed looks in a row")
+
+
 class FeedPublic(FeedBase):
     model_config = ConfigDict(from_attributes=True)
 
@@ -63,3 +79,27 @@ class FeedPublic(FeedBase):
     name: str
     created_at: datetime
     last_run: RunPublic | None = None
+    source_state: SourceStatePublic | None = None
+    next_due: datetime | None = Field(
+        default=None, description="When `entente feed run --due` runs it next; null: not scheduled"
+    )
+
+
+class LookPublic(BaseModel):
+    """What a fetch found: new data or not, the files waiting to be read, the download."""
+
+    feed: str
+    outcome: FetchOutcome
+    files: list[str]
+    download: str | None
+    bytes: int
+    note: str
+
+
+class FeedRunReport(BaseModel):
+    """A run of a feed from its source: the look, then a run per file read (failed runs
+    included, with the parser's error)."""
+
+    look: LookPublic
+    runs: list[RunPublic]
+    failures: list[str]

@@ -61,6 +61,20 @@ def _last(feed: FeedPublic, read: str) -> Cell:
     return rate(value) if read == "rows_per_second" else count(value)
 
 
+def source_look(feed: FeedPublic) -> Cell:
+    """What the last look at the source found, e.g. "Not modified" (grey) or "Failed" (red)."""
+    state = feed.source_state
+    if state is None or state.outcome is None:
+        return muted("")
+    return Cell(state.outcome.label, badge=state.outcome.colour)
+
+
+def _next_due(feed: FeedPublic) -> Cell:
+    if feed.next_due is None:
+        return muted("on demand" if feed.source_kind.schedulable else "uploads")
+    return when(feed.next_due)
+
+
 def _source(feed: FeedPublic) -> Cell:
     label = feed.source_kind.label
     return muted(f"{label}: {feed.source}" if feed.source else label)
@@ -80,6 +94,8 @@ FEEDS = Table[FeedPublic](
         Column("Stored", lambda f: _last(f, "rows_stored"), Align.RIGHT),
         Column("Quarantined", lambda f: _last(f, "quarantined"), Align.RIGHT),
         Column("Rows/s", lambda f: _last(f, "rows_per_second"), Align.RIGHT),
+        Column("Last look", source_look),
+        Column("Next due", _next_due),
     ),
     empty="No feeds yet.",
 )

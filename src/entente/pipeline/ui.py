@@ -12,6 +12,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -34,7 +35,8 @@ from entente.pipeline.models import Feed
 from entente.pipeline.operations import ReprocessReport, ReprocessRequest, Upload
 from entente.pipeline.parsers import parsers
 from entente.pipeline.quarantine import QuarantineStore
-from entente.pipeline.schemas import FeedCreate, RunPublic
+from entente.pipeline.runner import FeedRunner
+from entente.pipeline.schemas import FeedCreate, LookPublic, RunPublic
 from entente.pipeline.store import EventStore
 from entente.pipeline.tables import (
     ALERTS,
@@ -173,7 +175,7 @@ def feed_page(
 ) -> Response:
     runs = operations.runs_page(session, feed, page)
     context = {
-        "feed": operations.feed_with_last_run(session, feed),
+        "feed": feeds.feed_detail(session, feed),
         "page": runs,
         "table": RUNS,
         "rows": RUNS.rows(runs.items),
@@ -220,7 +222,52 @@ def upload_to_feed(
     return redirect(feed_url(form.feed.name))
 
 
+@router.post("/feeds/{name}/fetch")
+def fetch_feed(
+    feed: FeedDep, request: Request, session: SessionDep, settings: SettingsDep, admin: AdminDep
+) -> Response:
+    """Download what is new at the feed's source; the next run reads it."""
+    try:
+        look = feeds.fetch_now(FeedRunner(session, settings), admin.actor(), feed)
+    except AppError as exc:
+        session.rollback()
+        flash(request, exc.message, FlashLevel.ERROR)
+        return redirect(feed_url(feed.name))
+    flash(request, look_summary(look))
+    return redirect(feed_url(feed.name))
+
+
+@router.post("/feeds/{name}/run")
+def run_feed(
+    feed: FeedDep, request: Request, session: SessionDep, settings: SettingsDep, admin: AdminDep
+) -> Response:
+    """Look at the feed's source and ingest what is new, now."""
+    try:
+        report = feeds.run_now(FeedRunner(session, settings), admin.actor(), feed)
+    except AppError as exc:
+        session.rollback()
+        flash(request, exc.message, FlashLevel.ERROR)
+        return redirect(feed_url(feed.name))
+    for run in report.runs:
+        flash(request, run_summary(run), FlashLevel.ERROR if run.error else FlashLevel.SUCCESS)
+    if not report.runs:
+        flash(request, look_summary(report.look))
+    return redirect(feed_url(feed.name))
+
+
+def look_summary(look: LookPublic) -> str:
+    found = f"{look.outcome.label}"
+    if look.download:
+        found += f": downloaded {look.bytes:,} bytes"
+    if look.note:
+        found += f" ({look.note})"
+    waiting = len(look.files)
+    return f"{found}. {waiting:,} file{'' if waiting == 1 else 's'} waiting to be read."
+
+
 def run_summary(run: RunPublic) -> str:
+    if run.error:
+        return f"Run #{run.id} of {PurePath(run.file).name} failed: {run.error}"
     return (
         f"Run #{run.id}: {run.rows_in:,} rows in, {run.rows_stored:,} stored, "
         f"{run.duplicates:,} duplicates, {run.quarantined:,} quarantined, "
