@@ -142,6 +142,27 @@ def test_a_week_window_spans_day_partitions_and_ends_at_its_boundary(tmp_path: P
     assert store.total(EventFilters()) == 2
 
 
+@pytest.mark.parametrize(
+    "field", ["source.url", "source.fqdn", "malware.hash.sha256", "source.network"]
+)
+def test_rows_without_an_address_are_told_apart_by_their_observable(
+    tmp_path: Path, field: str
+) -> None:
+    # Indicator feeds (STIX, MISP, abuse.ch) give URLs or hashes and no address.
+    rows = pl.DataFrame(
+        {
+            field: ["one", "two", "one", "three"],
+            "classification.identifier": ["phishing"] * 4,
+            "time.source": [datetime(2024, 5, 1, 12, tzinfo=UTC)] * 4,
+            "feed.name": ["indicators"] * 4,
+            "_line": [1, 2, 3, 4],
+        }
+    )
+    kept, dropped = Deduplicator(EventStore(tmp_path)).drop_seen(rows)
+    assert kept.get_column("_line").to_list() == [1, 2, 4]
+    assert dropped == 1
+
+
 def test_the_feed_is_always_part_of_the_key(tmp_path: Path) -> None:
     store = EventStore(tmp_path)
     dedup = Deduplicator(store, key_fields=("source.ip",))

@@ -6,6 +6,7 @@ comment, not the header) is accounted for exactly once: kept, or quarantined wit
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -174,3 +175,123 @@ def test_reference_agrees_on_a_clean_sample() -> None:
     path = DATA / "shadowserver" / "scan_http-truncated.csv"
     outputs = list(parser("shadowserver").parse(path, {}))
     check_accounting(outputs, data_lines(path.read_bytes(), (), header=True))
+
+
+# --- the JSON parsers (stix, misp_feed): junk, damaged samples, odd objects -------------------
+
+JSON_SAMPLES = [
+    ("stix", "stix/mappings.json"),
+    ("stix", "stix/quarantine.json"),
+    ("misp_feed", "misp_feed/7c3d2b1a-5e6f-4a8b-9c0d-1e2f3a4b5c02.json"),
+]
+JSON_NOISE = st.binary(max_size=300) | st.text(
+    alphabet='{}[]":,0123456789 \n\\abc\x00é', max_size=200
+).map(str.encode)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+PATTERNS = st.sampled_from(
+    [
+        "[ipv4-addr:value = '192.0.2.1']",
+        "[file:hashes.'SHA-256' = 'x' AND file:name = 'y']",
+        "[network-traffic:dst_ref.value = '192.0.2.1' AND network-traffic:dst_port = 1]",
+        "[url:value = 'a'] OR [domain-name:value = 'b'] WITHIN 5 SECONDS",
+        "[x:y = 'it\\'s']",
+        "[",
+    ]
+) | st.text(alphabet="[]()':=ANDOR abcipv4-.", max_size=60)
+STIX_OBJECTS = (
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(
+                ["indicator", "ipv4-addr", "url", "file", "observed-data", "malware"]
+            )
+        },
+        optional={
+            "pattern": PATTERNS,
+            "value": JSON_VALUES,
+            "hashes": JSON_VALUES,
+            "objects": JSON_VALUES,
+            "object_refs": JSON_VALUES,
+            "labels": JSON_VALUES,
+            "object_marking_refs": JSON_VALUES,
+            "spec_version": st.sampled_from(["2.0", "2.1"]),
+        },
+    )
+    | JSON_VALUES
+)
+MISP_ATTRIBUTES = (
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["ip-dst", "ip-src|port", "filename|md5", "text"]) | JSON_VALUES},
+        optional={
+            "value": JSON_VALUES | st.text(max_size=20),
+            "Tag": JSON_VALUES,
+            "deleted": JSON_VALUES,
+        },
+    )
+    | JSON_VALUES
+)
+
+
+def check_json_outputs(outputs: list) -> set[int]:
+    """Every batch has the quarantine schema and one column set; an object is kept or
+    quarantined, never both. Returns the lines seen."""
+    columns = None
+    kept: set[int] = set()
+    quarantined: set[int] = set()
+    for output in outputs:
+        assert output.quarantined.schema == pl.Schema(QUARANTINE_SCHEMA)
+        assert output.quarantined["_reason"].null_count() == 0
+        assert columns in (None, output.kept.columns)
+        columns = output.kept.columns
+        kept |= set(output.kept["_line"])
+        quarantined |= set(output.quarantined["_line"])
+    assert not kept & quarantined
+    return kept | quarantined
+
+
+@FUZZ
+@given(data=st.lists(JSON_NOISE, max_size=6).map(b"".join))
+def test_json_parsers_take_any_bytes(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "fuzz.json"
+    path.write_bytes(data)
+    for name in ("stix", "misp_feed"):
+        outputs = run(name, path, {})
+        if outputs is not None:
+            check_json_outputs(outputs)
+
+
+@pytest.mark.parametrize(("name", "sample"), JSON_SAMPLES)
+@FUZZ
+@given(data=st.data())
+def test_damaged_json_samples_are_parsed_or_refused_cleanly(
+    tmp_path: Path, name: str, sample: str, data: st.DataObject
+) -> None:
+    source = DATA / sample
+    path = tmp_path / source.name
+    path.write_bytes(data.draw(damaged(source.read_bytes())))
+    outputs = run(name, path, {})
+    if outputs is not None:
+        check_json_outputs(outputs)
+
+
+@FUZZ
+@given(objects=st.lists(STIX_OBJECTS, max_size=6), attributes=st.lists(MISP_ATTRIBUTES, max_size=6))
+def test_odd_objects_and_attributes_are_kept_quarantined_or_skipped(
+    tmp_path: Path, objects: list, attributes: list
+) -> None:
+    stix = tmp_path / "bundle.json"
+    stix.write_text(json.dumps({"type": "bundle", "objects": objects}))
+    assert check_json_outputs(list(parser("stix").parse(stix, {}))) <= set(
+        range(1, len(objects) + 1)
+    )
+    misp = tmp_path / "event.json"
+    event = {"Attribute": attributes, "Object": [{"Attribute": attributes}]}
+    misp.write_text(json.dumps({"Event": event}))
+    assert check_json_outputs(list(parser("misp_feed").parse(misp, {}))) <= set(
+        range(1, 2 * len(attributes) + 1)
+    )

@@ -64,6 +64,8 @@ def test_registry_knows_every_parser() -> None:
         "spamhaus_drop",
         "list",
         "generic_csv",
+        "stix",
+        "misp_feed",
     }
     assert all(parser(name).name == name for name in names)
 

@@ -2,10 +2,11 @@
 
 A row's key is a 64-bit hash (polars `hash_rows`, fixed seed) of its feed, its *window*
 (the UTC day of `time.source`, else `time.observation`, in buckets of `window` days counted
-from 1970-01-01) and its key fields (by default `source.ip`, `source.port`,
-`classification.identifier`). The key is stored with the row (`_dedup_key`), so the keys
-to compare against are read back from what really got stored: re-running a file adds
-nothing, and a killed ingest re-run ends in the same state.
+from 1970-01-01) and its key fields (by default the row's observable: address, port,
+network, name, URL, account or hash; and `classification.identifier`). The key is stored
+with the row (`_dedup_key`), so the keys to compare against are read back from what really
+got stored: re-running a file adds nothing, and a killed ingest re-run ends in the same
+state.
 
 Why fixed windows rather than "within N days of the last report": a fixed window makes
 the result the same however a file is split into batches, in whatever order, and on
@@ -44,7 +45,23 @@ KEY_SEED = 0x656E74656E7465
 """Fixed, so keys are the same in every process (polars' default seeds are per-process)."""
 KEY_SCHEME = 1
 """Bump when the way keys are built changes, so stored keys get recomputed."""
-DEFAULT_KEY_FIELDS = ("source.ip", "source.port", "classification.identifier", FEED_NAME)
+DEFAULT_KEY_FIELDS = (
+    "source.ip",
+    "source.port",
+    "source.network",
+    "source.fqdn",
+    "source.url",
+    "source.account",
+    "malware.hash.md5",
+    "malware.hash.sha1",
+    "malware.hash.sha256",
+    "classification.identifier",
+    FEED_NAME,
+)
+"""The observable a row reports, what it was classified as, and the feed. Why every kind
+of observable and not just the address and port: rows of indicator feeds (STIX, MISP,
+abuse.ch) often carry no address, and a key without their URL or hash folded them all into
+one. A field the feed lacks is null in every row, so it changes nothing."""
 DEFAULT_WINDOW = timedelta(days=1)
 
 Keys = npt.NDArray[np.uint64]

@@ -101,7 +101,15 @@ def mapping_option(options: ParserOptions, name: str) -> dict[str, str]:
 def parsers() -> Mapping[str, Parser]:
     """Every parser by name."""
     # Imported here: the parser modules import this one for the Protocol and helpers.
-    from entente.pipeline.parsers import abusech, generic_csv, lists, shadowserver, spamhaus
+    from entente.pipeline.parsers import (
+        abusech,
+        generic_csv,
+        lists,
+        misp_feed,
+        shadowserver,
+        spamhaus,
+        stix,
+    )
 
     found: list[Parser] = [
         shadowserver.ShadowserverParser(),
@@ -109,6 +117,8 @@ def parsers() -> Mapping[str, Parser]:
         spamhaus.SpamhausDropParser(),
         lists.ListParser(),
         generic_csv.GenericCsvParser(),
+        stix.StixParser(),
+        misp_feed.MispFeedParser(),
     ]
     return {parser.name: parser for parser in found}
 
