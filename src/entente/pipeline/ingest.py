@@ -10,15 +10,12 @@ alert updates, so the feed page shows a long ingest progressing.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
 
 import polars as pl
 from sqlalchemy.orm import Session
@@ -42,13 +39,13 @@ from entente.pipeline.matching import (
 )
 from entente.pipeline.models import Feed, FeedRun
 from entente.pipeline.normalise import normalise
+from entente.pipeline.overlap import in_order_map, read_ahead
 from entente.pipeline.parsers import parser
 from entente.pipeline.quarantine import QuarantineStore
 from entente.pipeline.routing import ConstituencyIndex, route
 from entente.pipeline.store import EventStore
 
 SOURCE_IP = "source.ip"
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -126,10 +123,15 @@ def ingest_file(
     started = time.perf_counter()
     try:
         parsed_batches = parser(feed.parser).parse(path, feed.options.get("parser", {}))
-        for parsed in read_ahead(parsed_batches):
-            counts = process_batch(session, pipeline, dedup, feed, parsed.kept)
-            counts.quarantined += pipeline.quarantine.add(feed.name, parsed.quarantined)
-            counts.rows_in += parsed.quarantined.height
+        prepared_batches = in_order_map(
+            lambda parsed: (prepare_batch(pipeline, feed, parsed.kept), parsed.quarantined),
+            read_ahead(parsed_batches, depth=1),
+            workers=PREPARING_WORKERS,
+        )
+        for prepared, put_aside in prepared_batches:
+            counts = finish_batch(session, pipeline, dedup, feed, prepared)
+            counts.quarantined += pipeline.quarantine.add(feed.name, put_aside)
+            counts.rows_in += put_aside.height
             _record(run, counts, time.perf_counter() - started)
             session.commit()
             if on_batch is not None:
@@ -144,51 +146,6 @@ def ingest_file(
     return run
 
 
-def read_ahead(batches: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """The same items, produced by a thread that keeps up to `depth` ready.
-
-    Parsing (pyarrow's CSV reader) and the later stages (polars, numpy, SQL) both release
-    the GIL for their heavy work, so reading the next batch while this one is processed puts
-    the second core to work; `depth` bounds the memory that costs. An error of the reader
-    is raised here, in the consumer, where the run records it.
-    """
-    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(message: tuple[str, Any]) -> bool:
-        """Queue a message unless the consumer has gone; False once it has."""
-        while not stop.is_set():
-            try:
-                ready.put(message, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in batches:
-                if not offer(("item", item)):
-                    return
-            offer(("end", None))
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            offer(("error", exc))
-
-    worker = threading.Thread(target=produce, name="entente-read-ahead", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = ready.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        worker.join(timeout=5)
-
-
 def feed_deduplicator(pipeline: Pipeline, feed: Feed) -> Deduplicator:
     """The feed's de-duplication: its `dedup_key` fields and `dedup_days` window (options),
     else the defaults (ip, port, classification, feed; one day)."""
@@ -199,22 +156,45 @@ def feed_deduplicator(pipeline: Pipeline, feed: Feed) -> Deduplicator:
     )
 
 
-def process_batch(
-    session: Session, pipeline: Pipeline, dedup: Deduplicator, feed: Feed, batch: pl.DataFrame
-) -> IngestCounts:
-    """Normalise, enrich, route, de-duplicate, match, store and count one parsed batch."""
-    counts = IngestCounts(rows_in=batch.height)
+PREPARING_WORKERS = 2
+"""Batches prepared at once. Why more than one: the preparing stages are polars and numpy
+calls that release the GIL, so two batches go through them on two cores while this thread
+de-duplicates, stores and counts the one before; order is kept (`in_order_map`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """A batch through the stages that need no database and no state of the run:
+    normalised, enriched, routed and matched (rows put aside by the normaliser apart)."""
+
+    rows_in: int
+    rows: pl.DataFrame
+    quarantined: pl.DataFrame
+
+
+def prepare_batch(pipeline: Pipeline, feed: Feed, batch: pl.DataFrame) -> PreparedBatch:
+    """Normalise, enrich, route and match one parsed batch (safe to run on any thread)."""
     # A parser may name the report (Shadowserver's scan_http, ...); else the feed names it.
     given = pl.col("feed.name") if "feed.name" in batch.columns else pl.lit(None, dtype=pl.String)
     batch = batch.with_columns(pl.coalesce(given, pl.lit(feed.name)).alias("feed.name"))
     normalised = normalise(batch)
-    counts.quarantined += pipeline.quarantine.add(feed.name, normalised.quarantined)
     kept = normalised.kept
     # Parsed once (by the normaliser's check) for enrichment, routing and matching.
     parsed = {SOURCE_IP: normalised.addresses[SOURCE_IP]} if SOURCE_IP in kept.columns else {}
     enriched = enrich(kept, pipeline.enrichment, parsed)
     routed = route(enriched, pipeline.routing, parsed.get(SOURCE_IP))
-    fresh, counts.duplicates = dedup.drop_seen(match(routed, pipeline.indicators, parsed))
+    matched = match(routed, pipeline.indicators, parsed)
+    return PreparedBatch(batch.height, matched, normalised.quarantined)
+
+
+def finish_batch(
+    session: Session, pipeline: Pipeline, dedup: Deduplicator, feed: Feed, prepared: PreparedBatch
+) -> IngestCounts:
+    """De-duplicate, restrict, store and count a prepared batch, in the run's order; the
+    caller commits."""
+    counts = IngestCounts(rows_in=prepared.rows_in)
+    counts.quarantined += pipeline.quarantine.add(feed.name, prepared.quarantined)
+    fresh, counts.duplicates = dedup.drop_seen(prepared.rows)
     matched = restrict_to_recipients(session, fresh, pipeline.recipients)
     # The Parquet write (GIL released) runs beside the alert grouping and upsert; the caller
     # commits the alerts only after this returns, so only once the rows are stored.
@@ -225,6 +205,13 @@ def process_batch(
     counts.alerts = add_findings(session, matched)
     counts.stored = writing.result()
     return counts
+
+
+def process_batch(
+    session: Session, pipeline: Pipeline, dedup: Deduplicator, feed: Feed, batch: pl.DataFrame
+) -> IngestCounts:
+    """Normalise, enrich, route, de-duplicate, match, store and count one parsed batch."""
+    return finish_batch(session, pipeline, dedup, feed, prepare_batch(pipeline, feed, batch))
 
 
 # Shared by the ingests of the process; each batch awaits its own write before returning.
