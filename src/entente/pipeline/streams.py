@@ -382,8 +382,13 @@ class PipelineStream:
         """The lock that serialises de-duplication and the store write of one feed partition
         (`partition`: the `feed=` value as the store escapes it) across workers."""
         # A short poll: contention is for milliseconds, and the default 0.1 s would be latency.
+        # Not thread-local: the batch's store write, which releases the lock, runs on the
+        # ingest's writer thread; each call makes its own Lock, so no other batch shares it.
         lock: Lock = self.client.lock(
-            f"{self.config.store_lock}:{partition}", timeout=self.config.lock_seconds, sleep=0.002
+            f"{self.config.store_lock}:{partition}",
+            timeout=self.config.lock_seconds,
+            sleep=0.002,
+            thread_local=False,
         )
         return lock
 
