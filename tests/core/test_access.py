@@ -30,8 +30,8 @@ from itertools import combinations, count
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, Integer, insert, literal, select, union_all
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import Connection, Integer, exists, insert, literal, select, union_all
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column
 
 from entente.core.access import (
     ANONYMOUS,
@@ -470,12 +470,38 @@ def selected_by_sql(
     return selected
 
 
+def selected_by_nested_sql(
+    session: Session, viewers: list[Viewer], ids: Collection[int]
+) -> list[set[int]]:
+    """As `selected_by_sql`, with the predicate one subquery below the table it filters, as
+    searches use it (`EXISTS (... WHERE visible_to(outer table))`): the recipients check
+    then sits two levels below that table and must still be tied to its row."""
+    within = SharedThing.id.between(min(ids, default=0), max(ids, default=0))
+    same = aliased(SharedThing)  # the subquery's own table, as an indicator is a search's
+    branches = [
+        select(literal(position).label("viewer"), SharedThing.id).where(
+            within,
+            exists(
+                select(same.id).where(same.id == SharedThing.id, visible_to(viewer, SharedThing))
+            ),
+        )
+        for position, viewer in enumerate(viewers)
+    ]
+    selected: list[set[int]] = [set() for _ in viewers]
+    for position, object_id in session.execute(union_all(*branches)):
+        selected[position].add(object_id)
+    return selected
+
+
 def assert_sql_agrees(session: Session, pool: Pool, world: World) -> None:
     stored = store(session, pool, world)
     viewers = [pool.viewer(viewer) for viewer in world.viewers()]
-    for viewer, selected in zip(viewers, selected_by_sql(session, viewers, stored), strict=True):
+    flat = selected_by_sql(session, viewers, stored)
+    nested = selected_by_nested_sql(session, viewers, stored)
+    for viewer, selected, selected_nested in zip(viewers, flat, nested, strict=True):
         allowed = {i for i, marking in stored.items() if can_see(viewer, marking)}
         assert selected == allowed, viewer
+        assert selected_nested == allowed, viewer
         assert allowed == {i for i, marking in stored.items() if oracle(viewer, marking)}
 
 

@@ -201,13 +201,19 @@ def visible_to(viewer: Viewer, target: Any) -> ColumnElement[bool]:
     clauses: list[ColumnElement[bool]] = []
     if viewer.organisation_id is not None:
         clauses.append(cols.owner_organisation_id == viewer.organisation_id)
+        # `correlate_except`: the object's table may sit more than one query level above
+        # this subquery (a predicate inside an EXISTS of a search); auto-correlation reaches
+        # only the level just above, and the table would then join in uncorrelated, asking
+        # "is the viewer a named recipient of *any* object?", which leaked.
         clauses.append(
             exists(
-                select(AccessRecipient.object_id).where(
+                select(AccessRecipient.object_id)
+                .where(
                     AccessRecipient.object_type == cols.access_type,
                     AccessRecipient.object_id == cols.object_id,
                     AccessRecipient.organisation_id == viewer.organisation_id,
                 )
+                .correlate_except(AccessRecipient)
             )
         )
     if viewer.is_member and viewer.sharing_group_ids:
