@@ -18,10 +18,15 @@ What happens:
      httpx as a member analyst's API token: `GET /api/v1/indicators?value=...` for existing
      and absent values, one at a time (p50, p99), then from several clients at once (rps);
    - bulk add: 100,000 indicators into one event with `indicator_service.add_indicators` in
-     batches of 10,000 (the API maximum per request), then the same over HTTP;
+     batches of 10,000 (the API maximum per request), then the same over HTTP; the time
+     of each stage of the add is printed too (`bulk_add_rows_s`, `_warning_lists_s`,
+     `_store_s`, `_correlate_s`: see `STAGES`);
    - correlation: a new event of 10,000 indicators, many of them values other events have,
      added in one batch; `sharing.correlation.correlate` is timed inside that add;
    - event list and facets for the member, through the API.
+
+Client and server share one process, so the client's inputs are frozen out of the garbage
+collector's reach before anything is timed (`freeze_inputs`).
 
 Progress goes to stderr; the figures to stdout, one `name=value` line each.
 
@@ -32,6 +37,7 @@ Progress goes to stderr; the figures to stdout, one `name=value` line each.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import socket
 import sys
@@ -39,8 +45,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from unittest.mock import patch
@@ -71,7 +77,6 @@ from entente.core.migrate import upgrade
 from entente.members.accounts import Principal, load_viewer
 from entente.members.models import User
 from entente.sharing import indicator_service, service
-from entente.sharing.correlation import correlate
 from entente.sharing.indicators import IndicatorType
 from entente.sharing.models import Event
 from entente.sharing.schemas import EventCreate, IndicatorBatch
@@ -226,27 +231,54 @@ def measure_lookups(base_url: str, member: Member, values: list[str]) -> None:
 
 
 @dataclass(slots=True)
-class CorrelateCalls:
-    seconds: float = 0.0
+class Stages:
+    """Seconds spent in each stage of `add_indicators`, and the correlation links found."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
     links: int = 0
-    calls: int = 0
+
+
+# The stages of `add_indicators`, each a function it calls: figure name -> function name.
+STAGES = {
+    "rows": "build_rows",  # validate, canonicalise, digest, address ranges
+    "warning_lists": "_flag_warning_lists",
+    "store": "store_rows",  # COPY, duplicate check and INSERT (PostgreSQL)
+    "correlate": "correlate",
+}
 
 
 @contextmanager
-def timed_correlate() -> Iterator[CorrelateCalls]:
-    """Time `correlate` where `add_indicators` calls it, without changing what it does."""
-    calls = CorrelateCalls()
+def timed_stages() -> Iterator[Stages]:
+    """Time the stages where `add_indicators` calls them, without changing what they do."""
+    stages = Stages(seconds=dict.fromkeys(STAGES, 0.0))
 
-    def timed(session: Session, event_id: int, first_id: int, last_id: int) -> int:
-        start = time.perf_counter()
-        links = correlate(session, event_id, first_id, last_id)
-        calls.seconds += time.perf_counter() - start
-        calls.links += links
-        calls.calls += 1
-        return links
+    def timed(name: str, function: Any) -> Any:
+        def run(*args: Any) -> Any:
+            start = time.perf_counter()
+            result = function(*args)
+            stages.seconds[name] += time.perf_counter() - start
+            if name == "correlate":
+                stages.links += result
+            return result
 
-    with patch.object(indicator_service, "correlate", timed):
-        yield calls
+        return run
+
+    with ExitStack() as patches:
+        for name, attribute in STAGES.items():
+            function = getattr(indicator_service, attribute)
+            patches.enter_context(patch.object(indicator_service, attribute, timed(name, function)))
+        yield stages
+
+
+def freeze_inputs() -> None:
+    """Keep the garbage collector off the benchmark's own inputs from now on.
+
+    The client's inputs (some 300,000 dicts and models) share the server's process here, as
+    no deployed server's heap would hold them; a full collection walked them all (about
+    0.1 s) in the middle of whichever request or batch was being timed.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def new_event(session: Session, member: Member, title: str) -> tuple[Principal, Event]:
@@ -263,7 +295,8 @@ def new_event(session: Session, member: Member, title: str) -> tuple[Principal, 
 def measure_bulk_add(sessions: sessionmaker[Session], member: Member, batches: list[Any]) -> None:
     """100,000 indicators into one event through the service, 10,000 per call."""
     parsed = [IndicatorBatch.model_validate({"indicators": batch}) for batch in batches]
-    with sessions() as session, timed_correlate() as correlated:
+    freeze_inputs()
+    with sessions() as session, timed_stages() as stages:
         principal, event = new_event(session, member, "Bulk import from a partner feed")
         start = time.perf_counter()
         added = sum(
@@ -273,8 +306,9 @@ def measure_bulk_add(sessions: sessionmaker[Session], member: Member, batches: l
         elapsed = time.perf_counter() - start
     figure("bulk_add_100k_s", elapsed)
     figure("bulk_add_added", added)
-    figure("bulk_add_correlate_s", correlated.seconds)
-    figure("bulk_add_links", correlated.links)
+    for name, seconds in stages.seconds.items():
+        figure(f"bulk_add_{name}_s", seconds)
+    figure("bulk_add_links", stages.links)
     figure("indicators_per_s", added / elapsed)
 
 
@@ -301,14 +335,15 @@ def measure_bulk_add_api(base_url: str, member: Member, batches: list[Any]) -> N
 def measure_correlation(sessions: sessionmaker[Session], member: Member, batch: list[Any]) -> None:
     """A new event of 10,000 indicators overlapping others, added and correlated in one call."""
     parsed = IndicatorBatch.model_validate({"indicators": batch})
-    with sessions() as session, timed_correlate() as correlated:
+    freeze_inputs()
+    with sessions() as session, timed_stages() as stages:
         principal, event = new_event(session, member, "Ransomware affiliate infrastructure")
         start = time.perf_counter()
         indicator_service.add_indicators(session, principal, event, parsed)
         elapsed = time.perf_counter() - start
     figure("add_10k_event_s", elapsed)
-    figure("correlate_10k_s", correlated.seconds)
-    figure("correlate_10k_links", correlated.links)
+    figure("correlate_10k_s", stages.seconds["correlate"])
+    figure("correlate_10k_links", stages.links)
 
 
 def measure_event_list(base_url: str, member: Member, runs: int = 10) -> None:
@@ -387,6 +422,7 @@ def run(url: str, args: argparse.Namespace) -> None:
     overlap = [next(known) for _ in range(min(CORRELATED_EVENT * 4 // 10, len(loaded.known) // 4))]
     correlated = indicator_inputs(loaded.maker, rng, CORRELATED_EVENT, overlap)
     api_bulk = batches_of(indicator_inputs(loaded.maker, rng, BULK, bulk_overlap), BATCH)
+    freeze_inputs()
     with running_app(settings) as base_url:
         # Reads first, on the hub as loaded; then the writes, which add 210,000 indicators.
         say(f"measuring: {args.lookups:,} exact lookups through the API")

@@ -181,7 +181,7 @@ def test_stored_links_are_exactly_equal_or_containing_values_of_other_events(
     """Whatever the order of adding, the links are the pairs a brute force finds."""
     owner = _writer(session)
     events = [
-        _event(session, owner, [(_ip_type(value), value) for slot, value in placed if slot == n])
+        _event(session, owner, [_as_indicator(value) for slot, value in placed if slot == n])
         if any(slot == n for slot, _ in placed)
         else None
         for n in range(3)
@@ -221,8 +221,10 @@ def _in_one_space(value: str) -> ipaddress.IPv6Network:
     return ipaddress.IPv6Network((mapped, 96 + network.prefixlen))
 
 
-def _ip_type(value: str) -> IndicatorType:
+def _as_indicator(value: str) -> tuple[IndicatorType, str]:
+    """A network of one address is that address (an ip indicator has no /prefix)."""
     network = ipaddress.ip_network(value)
     if network.prefixlen == network.max_prefixlen:
-        return IndicatorType.IPV4 if network.version == 4 else IndicatorType.IPV6
-    return IndicatorType.CIDR
+        kind = IndicatorType.IPV4 if network.version == 4 else IndicatorType.IPV6
+        return kind, str(network.network_address)
+    return IndicatorType.CIDR, value

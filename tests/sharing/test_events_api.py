@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -270,3 +271,40 @@ def test_values_the_event_already_holds_are_counted_as_duplicates_not_stored_aga
         select(func.count(Indicator.id)).where(Indicator.event_id == event["id"])
     )
     assert stored == 3
+
+
+def test_the_added_indicators_echoed_are_what_reading_them_gives(
+    client: TestClient, session: Session
+) -> None:
+    """The echo is built from the batch, not read back: it must still equal a read."""
+    headers = _analyst(session)
+    event = _event(client, headers)
+    batch = {
+        "indicators": [
+            {
+                "type": "regkey",
+                "value": "HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\updater",
+                "comment": "tab\there, new line\nthere, a backslash \\ and \\N",
+                "to_ids": True,
+                "category": "persistence_mechanism",
+            },
+            {
+                "type": "ipv4",
+                "value": "10.1.2.3",  # a private range: on a warning list
+                "tlp": "red",
+                "first_seen": "2026-11-01T10:00:00+02:00",
+                "last_seen": "2026-11-02T09:30:00.123456-05:00",
+            },
+            {"type": "url", "value": "hxxp://Evil[.]Example/a b"},
+            {"type": "md5", "value": "A" * 32},
+        ]
+    }
+    response = client.post(f"/api/v1/events/{event['id']}/indicators", json=batch, headers=headers)
+    assert response.status_code == 201, response.text
+    echoed = response.json()["added"]
+    assert len(echoed) == 4
+    assert echoed[1]["warning_lists"], echoed[1]
+    for item in echoed:
+        read = client.get(f"/api/v1/indicators/{item['id']}", headers=headers)
+        assert read.json() == item
+        assert uuid.UUID(item["uuid"]).version == 7  # time-ordered: see docs/sharing.md

@@ -398,3 +398,64 @@ def test_an_exact_lookup_uses_the_digest_index(client: TestClient, session: Sess
         )
         assert "Seq Scan on indicator" not in plan, plan
         assert "ix_indicator_type_value_digest" in plan or "ix_indicator_value_digest" in plan, plan
+
+
+# ---- round trips -------------------------------------------------------------------------
+
+
+def _statements_of(connection: Connection, request: Any) -> list[str]:
+    """The SQL statements (not transaction control) the database received during `request()`."""
+    statements: list[str] = []
+
+    def remember(conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    event.listen(connection, "before_cursor_execute", remember)
+    try:
+        request()
+    finally:
+        event.remove(connection, "before_cursor_execute", remember)
+    return statements
+
+
+def test_an_exact_lookup_is_three_queries(
+    client: TestClient, session: Session, connection: Connection
+) -> None:
+    """Token with its user and organisation, the viewer's groups, the matches: nothing else.
+
+    Latency under load grows with round trips; a lookup whose matches fit the page needs no
+    count of its own. A page that fills up still gets its count (`paginate`).
+    """
+    owner = member(session)
+    event_row = create_event(client, owner)
+    add_indicators(client, owner, event_row, {"type": "domain", "value": "evil.example"})
+    search(client, owner, value="evil.example")  # the token's first use is written down once
+    found: list[list[dict[str, Any]]] = []
+    statements = _statements_of(
+        connection, lambda: found.append(search(client, owner, value="EVIL[.]example"))
+    )
+    assert [row["value"] for row in found[0]] == ["evil.example"]
+    assert len(statements) == 3, "\n\n".join(statements)
+    assert all(s.lstrip().upper().startswith("SELECT") for s in statements), statements
+
+
+def test_a_lookup_that_fills_the_page_still_counts_every_match(
+    client: TestClient, session: Session
+) -> None:
+    owner = member(session)
+    for _ in range(3):
+        event_row = create_event(client, owner)
+        add_indicators(client, owner, event_row, {"type": "domain", "value": "evil.example"})
+    response = client.get(
+        "/api/v1/indicators", params={"value": "evil.example", "limit": 2}, headers=owner.headers
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (len(body["data"]), body["count"], body["next_cursor"] is not None) == (2, 3, True)
+    rest = client.get(
+        "/api/v1/indicators",
+        params={"value": "evil.example", "limit": 2, "cursor": body["next_cursor"]},
+        headers=owner.headers,
+    ).json()
+    assert [len(rest["data"]), rest["count"], rest["next_cursor"]] == [1, 3, None]

@@ -369,7 +369,12 @@ def revoke_token(session: Session, actor: Actor, token: ApiToken) -> ApiToken:
 
 def authenticate_token(session: Session, clear: str) -> User:
     """The user behind a bearer token, refusing unknown, revoked and expired tokens by name."""
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(clear)))
+    # The user and organisation come in the same query: every API request reads them.
+    token = session.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.user).joinedload(User.organisation))
+        .where(ApiToken.token_hash == hash_token(clear))
+    )
     if token is None:
         raise NotAuthenticated("unknown API token")
     status = token_status(token)

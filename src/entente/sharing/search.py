@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from entente.core.access import Viewer, visible_to
 from entente.core.clock import utcnow
 from entente.core.errors import AppError
-from entente.core.pagination import Order, Page, PageRequest, paginate
+from entente.core.pagination import Order, Page, PageRequest, check_limit, paginate
 from entente.members.models import MemberState, Organisation
 from entente.sharing.filters import EventFilter, IndicatorFilter
 from entente.sharing.indicator_service import indicator_publics, value_digest
@@ -164,8 +164,24 @@ def list_indicators(
 ) -> Page[IndicatorPublic]:
     """Indicators the viewer may see, newest first, filtered."""
     query = filtered_indicators(viewer, filters)
-    result = paginate(session, query, [Indicator.id], page, Order.DESC)
+    whole = _whole_first_page(session, query, filters, page)
+    result = whole or paginate(session, query, [Indicator.id], page, Order.DESC)
     return Page(indicator_publics(result.items), result.next_cursor, result.count)
+
+
+def _whole_first_page(
+    session: Session, query: Select[Indicator], filters: IndicatorFilter, page: PageRequest
+) -> Page[Indicator] | None:
+    """An exact lookup's first page, if it holds every match: then its length is the count.
+
+    A value is usually held by a handful of indicators, so the lookup is one query rather
+    than a count and a page (`paginate`), which it still is when the matches fill the page.
+    """
+    if filters.value is None or page.cursor is not None:
+        return None
+    limit = check_limit(page.limit)
+    rows = list(session.scalars(query.order_by(Indicator.id.desc()).limit(limit + 1)))
+    return Page(items=rows, next_cursor=None, count=len(rows)) if len(rows) <= limit else None
 
 
 def indicator_facets(session: Session, viewer: Viewer, filters: IndicatorFilter) -> Facets:

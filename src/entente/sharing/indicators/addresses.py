@@ -16,6 +16,8 @@ by range alone.
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from dataclasses import dataclass
 
 from entente.core.errors import BadValue
@@ -30,6 +32,9 @@ COARSE_HEX_DIGITS = {4: (_IPV4_OFFSET + 8) // 4, 6: 16 // 4}
 """Hex digits of the coarse bucket by IP version (/8, /16): networks wider than a bucket
 but inside a coarse one are joined on it (`sharing.correlation`)."""
 ADDRESS_TYPES = frozenset({IndicatorType.IPV4, IndicatorType.IPV6, IndicatorType.CIDR})
+# A canonical IPv4 value (no leading zeros, octets up to 255): read without `ipaddress`.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,11 @@ def address_range(indicator_type: IndicatorType, value: str) -> AddressRange | N
     """The range of an ip or cidr indicator's canonical value; None for every other type."""
     if indicator_type not in ADDRESS_TYPES:
         return None
+    if indicator_type is IndicatorType.IPV4 and _DOTTED_QUAD.fullmatch(value):
+        # Four in ten shared indicators are IPv4 addresses: parsing them with `ipaddress`
+        # was a tenth of a bulk add. Same result as `network_range` for a /32.
+        low_hex = f"{int.from_bytes(socket.inet_aton(value), 'big') | _IPV4_MAPPED:032x}"
+        return AddressRange(low_hex, low_hex, low_hex[: _BUCKET_BITS[4] // 4])
     return network_range(value)
 
 
