@@ -2,6 +2,7 @@
 
 from entente.alerts import models as alerts_models
 from entente.core import access, audit
+from entente.interop import models as interop_models
 from entente.members import models as members_models
 from entente.pipeline import models as pipeline_models
 from entente.sharing import models as sharing_models
@@ -10,6 +11,7 @@ __all__ = [
     "access",
     "alerts_models",
     "audit",
+    "interop_models",
     "members_models",
     "pipeline_models",
     "sharing_models",
