@@ -53,8 +53,9 @@ the probe of the digest index that finds what the event holds already finds them
 @dataclass(frozen=True, slots=True)
 class StoredRows:
     """(id, position in the batch) of each row stored, by id; and, where the writer looked
-    them up on the way (PostgreSQL), the other indicators holding the batch's values
-    (`SAME_VALUES`, until the transaction ends) for `correlation.correlate` to join."""
+    them up on the way (PostgreSQL), the other indicators holding the batch's values for
+    `correlation.correlate` to join (`SAME_VALUES`: until the next `store_rows` or the end
+    of the transaction, so correlate each batch right after storing it)."""
 
     added: list[tuple[int, int]]
     same_values: FromClause | None = None
