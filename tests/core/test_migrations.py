@@ -111,3 +111,24 @@ def test_indicators_stored_before_0003_get_ranges_and_decay_backfilled(
     assert network.net_bucket == "00000000000000000000ffffc633"
     assert network.expires_at is not None  # networks decay
     assert (digest.net_low, digest.base_score, digest.expires_at) == (None, 70, None)
+
+
+# Hash and partial index methods are PostgreSQL's (SQLite keeps a B-tree on the digest).
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_postgresql_keeps_the_digest_as_a_hash_and_indexes_only_networks_by_bucket(
+    scratch_settings: Settings,
+) -> None:
+    # compare_metadata sees neither an index's method nor its WHERE: checked here.
+    engine = create_db_engine(scratch_settings)
+    upgrade(engine)
+    with engine.connect() as conn:
+        definitions = dict(
+            conn.execute(
+                sa.text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'indicator'")
+            ).all()
+        )
+    engine.dispose()
+    assert "USING hash (value_digest)" in definitions["ix_indicator_value_digest"]
+    assert "WHERE" in definitions["ix_indicator_network_bucket"]
+    assert "'cidr'" in definitions["ix_indicator_network_bucket"]
+    assert "ix_indicator_type_net_bucket_net_low" not in definitions

@@ -29,10 +29,11 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
     union_all,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
 
 from entente.core.access import Viewer, visible_to
 from entente.sharing.choices import CorrelationKind
@@ -94,7 +95,7 @@ def _links(
     old = aliased(Indicator, name="old")
     elsewhere = old.event_id != event_id
     different_value = old.value_digest != new.value_digest
-    old_is_network = old.type == IndicatorType.CIDR
+    old_is_network = _is_network(old.type)
 
     def pairs(kind: CorrelationKind) -> Select[int, int, int, int, str]:
         return select(new.id, old.id, new.event_id, old.event_id, literal(kind.value))
@@ -196,7 +197,7 @@ def _wide_networks() -> CTE:
             case((_coarse(low) == _coarse(high), _coarse(low))).label("coarse"),
         )
         .where(
-            Indicator.type == IndicatorType.CIDR,
+            _is_network(Indicator.type),
             Indicator.net_bucket.is_(None),
             low.is_not(None),
         )
@@ -332,3 +333,10 @@ def _visible_links(viewer: Viewer) -> Select[int, int, int, str, str]:
             visible_to(viewer, indicator_access(other, other_event)),
         )
     )
+
+
+def _is_network(type_column: QueryableAttribute[IndicatorType]) -> ColumnElement[bool]:
+    """`type = 'cidr'` with the value written out, not bound: PostgreSQL uses the partial
+    index on networks (`ix_indicator_network_bucket`) only when the query states its
+    condition, and a bound value hides it from a prepared statement's generic plan."""
+    return type_column == literal_column(f"'{IndicatorType.CIDR.value}'")
