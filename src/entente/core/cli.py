@@ -8,10 +8,12 @@ is what the audit log then shows.
 from __future__ import annotations
 
 import getpass
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
 
 import typer
 from alembic.runtime.migration import MigrationContext
@@ -113,6 +115,27 @@ def every_item(fetch: Callable[[PageRequest], Page[T]]) -> Iterator[T]:
         if page.next_cursor is None:
             return
         request = PageRequest(cursor=page.next_cursor, limit=MAX_LIMIT)
+
+
+@contextmanager
+def text_output(output: Path, option: str = "--output") -> Iterator[TextIO]:
+    """Where a command writes: standard output for `-`, else a file that appears whole or not
+    at all (written beside it as `.part` and renamed when done, removed on any failure)."""
+    if str(output) == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    partial = output.with_name(output.name + ".part")
+    try:
+        with partial.open("w", encoding="utf-8") as sink:
+            yield sink
+        partial.replace(output)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise BadValue(f"cannot write {str(output)!r}: {exc.strerror}", field=option) from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def counted_table(count: int, noun: str) -> Table:

@@ -26,7 +26,7 @@ from rich.progress import (
 )
 from sqlalchemy.orm import Session
 
-from entente.core.cli import cli_state, say_done, validated
+from entente.core.cli import cli_state, say_done, text_output, validated
 from entente.core.errors import BadValue
 from entente.interop.bundles import StixOut, bundle_text
 from entente.interop.schemas import NewEventTarget, StixImportResult
@@ -46,12 +46,11 @@ from entente.sharing.cli_options import (
     UntilOption,
     acting_principal,
     choice_option,
-    member_state_code,
+    event_filter,
+    event_or_filters,
     options_named,
-    organisation_id,
     print_json,
 )
-from entente.sharing.filters import EventFilter
 from entente.vocabulary.markings import TLP, Distribution
 
 stix_app = typer.Typer(
@@ -81,9 +80,7 @@ def stix_export(  # noqa: PLR0913 -- one parameter per option is how Typer decla
 ) -> None:
     """Write one event, or every event the user may see matching the filters, as a bundle."""
     state = cli_state(ctx)
-    filtered = any(v is not None for v in (q, organisation, member_state, tag, tlp, since, until))
-    if event_id is not None and filtered:
-        raise BadValue("give --event or filters, not both", field="--event")
+    event_or_filters(event_id, (q, organisation, member_state, tag, tlp, since, until))
     with state.session() as session, options_named(FILTER_OPTIONS):
         principal = acting_principal(session, acting)
         if event_id is not None:
@@ -91,10 +88,11 @@ def stix_export(  # noqa: PLR0913 -- one parameter per option is how Typer decla
                 session, principal.viewer, service.get_event(session, principal.viewer, event_id)
             )
         else:
-            filters = EventFilter(
+            filters = event_filter(
+                session,
+                organisation=organisation,
+                member_state=member_state,
                 q=q,
-                organisation_id=organisation_id(session, organisation),
-                member_state=member_state_code(session, member_state),
                 tag=tag,
                 tlp=tlp,
                 since=since,
@@ -107,30 +105,13 @@ def stix_export(  # noqa: PLR0913 -- one parameter per option is how Typer decla
 
 
 def write_bundle(console: Console, objects: Iterator[StixOut], output: Path) -> int:
-    """Write the bundle as it streams; a file appears whole (renamed from `.part`) or not."""
+    """Write the bundle as it streams (`core.cli.text_output`: a file appears whole or not)."""
     counted = _Counted(objects)
-    if str(output) == "-":
+    with text_output(output) as sink, _spinner(console, "Writing STIX objects") as advance:
         for piece in bundle_text(counted):
-            sys.stdout.write(piece)
-        sys.stdout.flush()
-        return counted.count
-    partial = output.with_name(output.name + ".part")
-    try:
-        with (
-            partial.open("w", encoding="utf-8") as sink,
-            _spinner(console, "Writing STIX objects") as advance,
-        ):
-            for piece in bundle_text(counted):
-                sink.write(piece)
-                if counted.count % 1_000 == 0:  # a bar redrawn per object costs more than it
-                    advance(counted.count)
-        partial.replace(output)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise BadValue(f"cannot write {str(output)!r}: {exc.strerror}", field="--output") from exc
-    except BaseException:
-        partial.unlink(missing_ok=True)  # no half bundle left behind, whatever stopped it
-        raise
+            sink.write(piece)
+            if counted.count % 1_000 == 0:  # a bar redrawn per object costs more than it
+                advance(counted.count)
     return counted.count
 
 

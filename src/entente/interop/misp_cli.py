@@ -8,7 +8,6 @@ holds what it may see). Exit code 2 when nothing could be imported or a file is 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from entente.core.access import Viewer
-from entente.core.cli import cli_state, operator_actor, say_done
+from entente.core.cli import cli_state, operator_actor, say_done, text_output
 from entente.core.errors import BadValue
 from entente.interop.misp.exports import event_misp, events_misp, response_text
 from entente.interop.misp.feed_export import write_feed
@@ -41,12 +40,11 @@ from entente.sharing.cli_options import (
     TlpFilterOption,
     UntilOption,
     acting_principal,
-    member_state_code,
+    event_filter,
+    event_or_filters,
     options_named,
-    organisation_id,
     print_json,
 )
-from entente.sharing.filters import EventFilter
 from entente.sharing.models import SharingGroupMember
 
 misp_app = typer.Typer(
@@ -166,44 +164,30 @@ def misp_export(  # noqa: PLR0913 -- one parameter per option is how Typer decla
 ) -> None:
     """Write one event as `{"Event": ...}`, or the matching events as a restSearch response."""
     state = cli_state(ctx)
-    filtered = any(v is not None for v in (q, owner, member_state, tag, tlp, since, until))
-    if event_id is not None and filtered:
-        raise BadValue("give --event or filters, not both", field="--event")
+    event_or_filters(event_id, (q, owner, member_state, tag, tlp, since, until))
     with state.session() as session, options_named(FILTER_OPTIONS):
         viewer = _viewer(session, acting, organisation)
         if event_id is not None:
             event = service.get_event(session, viewer, event_id)
-            count = _write(output, iter([json.dumps(event_misp(session, viewer, event))]))
+            pieces = iter([json.dumps(event_misp(session, viewer, event))])
         else:
-            filters = EventFilter(
+            filters = event_filter(
+                session,
+                organisation=owner,
+                member_state=member_state,
                 q=q,
-                organisation_id=organisation_id(session, owner),
-                member_state=member_state_code(session, member_state),
                 tag=tag,
                 tlp=tlp,
                 since=since,
                 until=until,
             )
-            count = _write(output, response_text(events_misp(session, viewer, filters)))
+            pieces = response_text(events_misp(session, viewer, filters))
+        with text_output(output) as sink:
+            count = sum(_counted(sink.write, pieces))
+            if str(output) == "-":
+                sink.write("\n")
     if str(output) != "-":
         say_done(state.console, f"wrote {count} events to {output}")
-
-
-def _write(output: Path, pieces: Iterator[str]) -> int:
-    """Write the pieces; a file appears whole (renamed from `.part`) or not at all."""
-    if str(output) == "-":
-        count = sum(_counted(sys.stdout.write, pieces))
-        sys.stdout.write("\n")
-        return count
-    partial = output.with_name(output.name + ".part")
-    try:
-        with partial.open("w", encoding="utf-8") as sink:
-            count = sum(_counted(sink.write, pieces))
-        partial.replace(output)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise BadValue(f"cannot write {str(output)!r}: {exc.strerror}", field="--output") from exc
-    return count
 
 
 def _counted(write: Callable[[str], int], pieces: Iterator[str]) -> Iterator[int]:

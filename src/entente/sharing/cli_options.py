@@ -13,7 +13,7 @@ field names are reported as the options the user typed (`options_named`).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from enum import StrEnum
@@ -32,6 +32,7 @@ from entente.core.pagination import MAX_LIMIT, Page, PageRequest
 from entente.members import accounts
 from entente.members.accounts import Principal
 from entente.members.service import find_organisation, get_member_state
+from entente.sharing.filters import EventFilter
 from entente.sharing.indicators import IndicatorType
 from entente.vocabulary.markings import TLP
 
@@ -203,3 +204,21 @@ def organisation_id(session: Session, reference: str | None) -> int | None:
 
 def member_state_code(session: Session, code: str | None) -> str | None:
     return get_member_state(session, code).alpha2 if code else None
+
+
+def event_filter(
+    session: Session, *, organisation: str | None, member_state: str | None, **values: Any
+) -> EventFilter:
+    """The filter the event options give, with `--organisation` and `--member-state` resolved
+    (call inside `options_named(FILTER_OPTIONS)` so a bad one is named as typed)."""
+    return EventFilter(
+        organisation_id=organisation_id(session, organisation),
+        member_state=member_state_code(session, member_state),
+        **values,
+    )
+
+
+def event_or_filters(event_id: int | None, filter_values: Iterable[object]) -> None:
+    """Refuse `--event` beside event filters: the user meant one or the other."""
+    if event_id is not None and any(value is not None for value in filter_values):
+        raise BadValue("give --event or filters, not both", field="--event")

@@ -29,15 +29,13 @@ from entente.sharing.cli_options import (
     acting_principal,
     choice_option,
     date_option,
+    event_filter,
     first_items,
     listed_table,
-    member_state_code,
     options_named,
-    organisation_id,
     print_json,
     read_text,
 )
-from entente.sharing.filters import EventFilter
 from entente.sharing.schemas import (
     CorrelatedEventPublic,
     EventCreate,
@@ -138,10 +136,11 @@ def event_list(  # noqa: PLR0913 -- one parameter per option is how Typer declar
     state = cli_state(ctx)
     with state.session() as session, options_named(FILTER_OPTIONS):
         principal = acting_principal(session, acting)
-        filters = EventFilter(
+        filters = event_filter(
+            session,
+            organisation=organisation,
+            member_state=member_state,
             q=q,
-            organisation_id=organisation_id(session, organisation),
-            member_state=member_state_code(session, member_state),
             tlp=tlp,
             threat_level=threat_level,
             published=published,
