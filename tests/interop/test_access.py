@@ -29,9 +29,8 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from entente.core.access import ANONYMOUS, Marking, Viewer, can_see, check_marking
+from entente.core.access import ANONYMOUS, Marking, Viewer, can_see
 from entente.core.clock import utcnow
-from entente.core.errors import BadValue
 from entente.interop.bundles import bundle_text, out_id, out_type
 from entente.interop.identifiers import derived_id
 from entente.interop.markings import TLP2_MARKING_IDS, strictest
@@ -46,43 +45,23 @@ from entente.sharing.indicators import IndicatorType
 from entente.sharing.models import Indicator
 from entente.sharing.schemas import EventCreate, IndicatorBatch, IndicatorCreate, SightingCreate
 from entente.vocabulary.markings import TLP, Distribution
-from tests.factories import make_organisation, make_sharing_group, make_user
+from tests.access_worlds import (
+    GROUPS,
+    ORGANISATIONS,
+    Pool,
+    make_pool,
+    organisation_indexes,
+    writable,
+)
 from tests.interop.builders import assert_strictly_valid
 
-ORGANISATIONS = 4
-GROUPS = {0: (0, 1), 1: (1, 2, 3)}  # group index -> member organisation indexes
 WORLDS = max(4, settings().max_examples // 12)
 NOW = "2026-10-01T08:00:00.000Z"
 
 
-@dataclass(frozen=True)
-class Pool:
-    organisation_ids: tuple[int, ...]
-    organisation_names: tuple[str, ...]
-    group_ids: tuple[int, ...]
-    user_ids: tuple[int, ...]
-
-    def viewer(self, organisation: int) -> Viewer:
-        groups = frozenset(self.group_ids[g] for g, m in GROUPS.items() if organisation in m)
-        return Viewer(organisation_id=self.organisation_ids[organisation], sharing_group_ids=groups)
-
-
 @pytest.fixture
 def pool(session: Session) -> Pool:
-    organisations = [make_organisation(session) for _ in range(ORGANISATIONS)]
-    group_ids = tuple(
-        make_sharing_group(
-            session, organisations[members[0]], [organisations[m] for m in members[1:]]
-        ).id
-        for members in GROUPS.values()
-    )
-    users = [make_user(session, organisation) for organisation in organisations]
-    return Pool(
-        organisation_ids=tuple(o.id for o in organisations),
-        organisation_names=tuple(o.name for o in organisations),
-        group_ids=group_ids,
-        user_ids=tuple(u.id for u in users),
-    )
+    return make_pool(session)
 
 
 @dataclass(frozen=True)
@@ -102,14 +81,9 @@ class PlannedEvent:
 
 
 def _writable(plan: PlannedEvent) -> bool:
-    try:
-        check_marking(Marking(1, plan.tlp, plan.distribution, 1))
-    except BadValue:
-        return False
-    return plan.distribution is not Distribution.SHARING_GROUP or plan.owner in GROUPS[plan.group]
+    return writable(plan.owner, plan.tlp, plan.distribution, plan.group)
 
 
-organisation_indexes = st.integers(0, ORGANISATIONS - 1)
 markings = st.one_of(st.none(), st.sampled_from(TLP))
 planned_events = st.builds(
     PlannedEvent,
@@ -150,11 +124,6 @@ class Expected:
     values: dict[str, Rule] = dataclasses.field(default_factory=dict)
 
 
-def _principal(session: Session, user_id: int) -> Principal:
-    user = session.get_one(User, user_id)
-    return Principal(user=user, viewer=load_viewer(session, user), via="api")
-
-
 def _sdo(kind: str, tlp: TLP | None, **extra: object) -> dict[str, object]:
     marked = {"object_marking_refs": [TLP2_MARKING_IDS[tlp]]} if tlp else {}
     return {
@@ -171,7 +140,7 @@ def _sdo(kind: str, tlp: TLP | None, **extra: object) -> dict[str, object]:
 def _build_event(
     session: Session, pool: Pool, plan: PlannedEvent, number: int, expected: Expected
 ) -> None:
-    owner = _principal(session, pool.user_ids[plan.owner])
+    owner = pool.principal(session, plan.owner)
     in_group = plan.distribution is Distribution.SHARING_GROUP
     group_id = pool.group_ids[plan.group] if in_group else None
     recipients = frozenset(pool.organisation_ids[r] for r in plan.recipients)
@@ -251,7 +220,7 @@ def _report(
         if not can_see(pool.viewer(reporter), marking):
             continue
         data = SightingCreate(observed_at=utcnow() - timedelta(hours=1))
-        who = _principal(session, pool.user_ids[reporter])
+        who = pool.principal(session, reporter)
         made = sightings.add_sighting(session, who, row, data)
         sighting_id = derived_id("sighting", row.uuid, str(made.id))
         expected.rules[sighting_id] = Rule((marking,))
@@ -352,3 +321,10 @@ def _check_viewer(
     assert_strictly_valid(text)  # whatever a viewer may see of a world is valid STIX
     for value, rule in expected.values.items():
         assert (value in text) is rule.allows(viewer), value
+
+
+def _principal(
+    session: Session, user_id: int
+) -> Principal:  # TEMPORARY: a helper's test imports it
+    user = session.get_one(User, user_id)
+    return Principal(user=user, viewer=load_viewer(session, user), via="api")

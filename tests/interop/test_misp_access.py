@@ -24,50 +24,29 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from entente.core.access import ANONYMOUS, Marking, Viewer, can_see, check_marking
-from entente.core.errors import BadValue
+from entente.core.access import ANONYMOUS, Marking, can_see
 from entente.interop.misp.exports import events_misp
 from entente.interop.misp.feed_export import feed_manifest
-from entente.members.accounts import Principal, load_viewer
-from entente.members.models import User
 from entente.sharing import indicator_service, service
 from entente.sharing.filters import EventFilter
 from entente.sharing.indicators import IndicatorType
 from entente.sharing.schemas import EventCreate, IndicatorBatch, IndicatorCreate
 from entente.vocabulary.markings import TLP, Distribution
-from tests.factories import make_organisation, make_sharing_group, make_user
+from tests.access_worlds import (
+    GROUPS,
+    ORGANISATIONS,
+    Pool,
+    make_pool,
+    organisation_indexes,
+    writable,
+)
 
-ORGANISATIONS = 4
-GROUPS = {0: (0, 1), 1: (1, 2, 3)}
 WORLDS = max(6, settings().max_examples // 8)
-
-
-@dataclass(frozen=True)
-class Pool:
-    organisation_ids: tuple[int, ...]
-    group_ids: tuple[int, ...]
-    user_ids: tuple[int, ...]
-
-    def viewer(self, organisation: int) -> Viewer:
-        groups = frozenset(self.group_ids[g] for g, m in GROUPS.items() if organisation in m)
-        return Viewer(organisation_id=self.organisation_ids[organisation], sharing_group_ids=groups)
 
 
 @pytest.fixture
 def pool(session: Session) -> Pool:
-    organisations = [make_organisation(session) for _ in range(ORGANISATIONS)]
-    group_ids = tuple(
-        make_sharing_group(
-            session, organisations[members[0]], [organisations[m] for m in members[1:]]
-        ).id
-        for members in GROUPS.values()
-    )
-    users = [make_user(session, organisation) for organisation in organisations]
-    return Pool(
-        organisation_ids=tuple(o.id for o in organisations),
-        group_ids=group_ids,
-        user_ids=tuple(u.id for u in users),
-    )
+    return make_pool(session)
 
 
 @dataclass(frozen=True)
@@ -81,14 +60,9 @@ class PlannedEvent:
 
 
 def _writable(plan: PlannedEvent) -> bool:
-    try:
-        check_marking(Marking(1, plan.tlp, plan.distribution, 1))
-    except BadValue:
-        return False
-    return plan.distribution is not Distribution.SHARING_GROUP or plan.owner in GROUPS[plan.group]
+    return writable(plan.owner, plan.tlp, plan.distribution, plan.group)
 
 
-organisation_indexes = st.integers(0, ORGANISATIONS - 1)
 planned_events = st.builds(
     PlannedEvent,
     owner=organisation_indexes,
@@ -100,14 +74,9 @@ planned_events = st.builds(
 ).filter(_writable)
 
 
-def _principal(session: Session, user_id: int) -> Principal:
-    user = session.get_one(User, user_id)
-    return Principal(user=user, viewer=load_viewer(session, user), via="api")
-
-
 def _build(session: Session, pool: Pool, plan: PlannedEvent, number: int) -> dict[str, Marking]:
     """The event through the services, published; the marking of each UUID it holds."""
-    owner = _principal(session, pool.user_ids[plan.owner])
+    owner = pool.principal(session, plan.owner)
     group_id = (
         pool.group_ids[plan.group] if plan.distribution is Distribution.SHARING_GROUP else None
     )

@@ -17,50 +17,26 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from entente.core.access import ANONYMOUS, Marking, Viewer, can_see, check_marking
-from entente.core.errors import BadValue, NotFound
+from entente.core.access import ANONYMOUS, Marking, Viewer, can_see
+from entente.core.errors import NotFound
 from entente.core.pagination import PageRequest
-from entente.members.accounts import Principal, load_viewer
+from entente.members.accounts import load_viewer
 from entente.members.models import User
 from entente.sharing import indicator_service, search, service
 from entente.sharing.filters import EventFilter, IndicatorFilter
 from entente.sharing.indicators import IndicatorType
-from entente.sharing.models import Event, SharingGroup, SharingGroupMember
+from entente.sharing.models import Event
 from entente.sharing.schemas import EventCreate, IndicatorBatch, IndicatorCreate
 from entente.vocabulary.markings import TLP, Distribution
-from tests.factories import make_organisation, make_user
+from tests.access_worlds import GROUPS, Pool, make_pool, organisation_indexes, writable
 
-ORGANISATIONS = 4
-GROUPS = {0: (0, 1), 1: (1, 2, 3)}  # group index -> member organisation indexes
 WORLDS = max(10, settings().max_examples // 5)  # ci: 100 worlds of five viewers, per backend
 ALL = PageRequest(limit=1000)
 
 
-@dataclass(frozen=True)
-class Pool:
-    user_ids: list[int]
-    group_ids: list[int]
-
-
 @pytest.fixture
 def pool(session: Session) -> Pool:
-    organisations = [make_organisation(session) for _ in range(ORGANISATIONS)]
-    group_ids = []
-    for index, members in GROUPS.items():
-        group = SharingGroup(
-            name=f"group {index} {organisations[0].id}",
-            creator_organisation_id=organisations[members[0]].id,
-        )
-        session.add(group)
-        session.flush()
-        session.add_all(
-            SharingGroupMember(sharing_group_id=group.id, organisation_id=organisations[m].id)
-            for m in members
-        )
-        group_ids.append(group.id)
-    session.commit()
-    users = [make_user(session, org) for org in organisations]
-    return Pool(user_ids=[user.id for user in users], group_ids=group_ids)
+    return make_pool(session)
 
 
 @dataclass(frozen=True)
@@ -74,34 +50,23 @@ class PlannedEvent:
 
 
 def _valid(plan: PlannedEvent) -> bool:
-    owner_in_group = plan.owner in GROUPS[plan.group]
-    marking = Marking(plan.owner + 1, plan.tlp, plan.distribution, plan.group + 1)
-    try:
-        check_marking(marking)
-    except BadValue:
-        return False
-    return plan.distribution is not Distribution.SHARING_GROUP or owner_in_group
+    return writable(plan.owner, plan.tlp, plan.distribution, plan.group)
 
 
 planned_events = st.builds(
     PlannedEvent,
-    owner=st.integers(0, ORGANISATIONS - 1),
+    owner=organisation_indexes,
     tlp=st.sampled_from(TLP),
     distribution=st.sampled_from(Distribution),
     group=st.sampled_from(sorted(GROUPS)),
-    recipients=st.frozensets(st.integers(0, ORGANISATIONS - 1), max_size=2),
+    recipients=st.frozensets(organisation_indexes, max_size=2),
     indicator_tlps=st.lists(st.sampled_from(TLP), max_size=3).map(tuple),
 ).filter(_valid)
 
 
-def _principal(session: Session, user: User) -> Principal:
-    return Principal(user=user, viewer=load_viewer(session, user), via="api")
-
-
 def _create(session: Session, pool: Pool, plan: PlannedEvent, number: int) -> dict[int, TLP]:
     """Create the planned event and its indicators; returns indicator id -> TLP."""
-    users = [session.get_one(User, user_id) for user_id in pool.user_ids]
-    owner = _principal(session, users[plan.owner])
+    owner = pool.principal(session, plan.owner)
     sharing = plan.distribution is Distribution.SHARING_GROUP
     data = EventCreate(
         title=f"planned event {number}",
@@ -109,7 +74,7 @@ def _create(session: Session, pool: Pool, plan: PlannedEvent, number: int) -> di
         tlp=plan.tlp,
         distribution=plan.distribution,
         sharing_group_id=pool.group_ids[plan.group] if sharing else None,
-        recipient_organisation_ids=[users[r].organisation_id for r in plan.recipients],
+        recipient_organisation_ids=[pool.organisation_ids[r] for r in plan.recipients],
     )
     event = service.create_event(session, owner, data)
     # Stricter-or-equal TLPs only: a looser one is refused (tested separately).
