@@ -23,7 +23,14 @@ from entente.members import accounts
 from entente.members.choices import Role
 from entente.members.models import ApiToken, LoginAttempt, Organisation, User
 from entente.members.schemas import UserCreate
-from tests.factories import PASSWORD, auth, make_organisation, make_token, make_user
+from tests.factories import (
+    PASSWORD,
+    auth,
+    make_organisation,
+    make_sharing_group,
+    make_token,
+    make_user,
+)
 
 ADDRESS = "192.0.2.10"
 
@@ -116,6 +123,18 @@ def test_token_is_stored_only_as_its_hash(session: Session) -> None:
     assert row.token_hash == hash_token(clear)
     assert clear not in database_text(session)
     assert accounts.authenticate_token(session, clear).id == user.id
+
+
+@pytest.mark.parametrize("groups", [0, 1, 3])
+def test_a_token_brings_its_viewer_in_the_same_read(session: Session, groups: int) -> None:
+    organisation, other = make_organisation(session), make_organisation(session)
+    joined = {make_sharing_group(session, other, [organisation]).id for _ in range(groups)}
+    make_sharing_group(session, other, [])  # one the user's organisation is not in
+    user = make_user(session, organisation)
+    found, viewer = accounts.token_viewer(session, make_token(session, user))
+    assert found.id == user.id
+    assert viewer == accounts.load_viewer(session, user)
+    assert viewer.sharing_group_ids == joined
 
 
 def test_token_authenticates_over_the_api(client: TestClient, session: Session) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import String, cast, delete, func, or_, select
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from entente.core import audit
 from entente.core.access import Viewer
@@ -369,23 +369,44 @@ def revoke_token(session: Session, actor: Actor, token: ApiToken) -> ApiToken:
 
 def authenticate_token(session: Session, clear: str) -> User:
     """The user behind a bearer token, refusing unknown, revoked and expired tokens by name."""
-    # The user and organisation come in the same query: every API request reads them.
-    token = session.scalar(
-        select(ApiToken)
-        .options(joinedload(ApiToken.user).joinedload(User.organisation))
-        .where(ApiToken.token_hash == hash_token(clear))
+    return token_viewer(session, clear)[0]
+
+
+def token_viewer(session: Session, clear: str) -> tuple[User, Viewer]:
+    """`authenticate_token` and the user's viewer, read in one query: every API request needs
+    both, and a round trip saved is a millisecond off each lookup (bench/sharing_bench.py)."""
+    # The sharing groups travel as one string ("3,17"): the only aggregate both backends
+    # spell alike (string_agg / group_concat).
+    groups = (
+        select(func.aggregate_strings(cast(SharingGroupMember.sharing_group_id, String), ","))
+        .where(SharingGroupMember.organisation_id == User.organisation_id)
+        .scalar_subquery()
     )
-    if token is None:
+    found = session.execute(
+        select(ApiToken, groups)
+        .join(ApiToken.user)
+        .options(contains_eager(ApiToken.user).joinedload(User.organisation))
+        .where(ApiToken.token_hash == hash_token(clear))
+    ).first()
+    if found is None:
         raise NotAuthenticated("unknown API token")
+    token, group_ids = found
     status = token_status(token)
     if status is not TokenStatus.ACTIVE:
         raise NotAuthenticated(f"API token '{token.name}' is {status.value}")
     user = token.user
     if not user.is_active or not user.organisation.is_active:
         raise NotAuthenticated("the token's user is deactivated")
+    viewer = Viewer(
+        user_id=user.id,
+        organisation_id=user.organisation_id,
+        sharing_group_ids=frozenset(int(g) for g in group_ids.split(","))
+        if group_ids
+        else frozenset(),
+    )
     now = utcnow()
     # Written at most once a minute, so a busy client does not turn every read into a write.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now
         session.commit()
-    return user
+    return user, viewer

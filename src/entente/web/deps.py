@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from entente.core.config import Settings
 from entente.core.errors import NotAuthenticated, PermissionDenied
 from entente.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
-from entente.members.accounts import Principal, authenticate_token, load_viewer
+from entente.members.accounts import Principal, load_viewer, token_viewer
 from entente.members.choices import Role
 from entente.members.models import User
 
@@ -85,10 +85,10 @@ async def get_principal(
 ) -> Principal:
     """Who is calling: a bearer token wins; otherwise the UI session cookie (with CSRF)."""
     if credentials is not None:
-        token_user = authenticate_token(session, credentials.credentials)
+        token_user, viewer = token_viewer(session, credentials.credentials)
         return Principal(
             user=token_user,
-            viewer=load_viewer(session, token_user),
+            viewer=viewer,
             via="api",
             client_address=client_address(request),
         )
