@@ -11,16 +11,20 @@ class FeedSourceKind(StrEnum):
     FILE = "file"  # one path, read again when it changes
     DIRECTORY = "directory"  # every new file in a watched directory
     URL = "url"  # fetched over HTTP(S) on each run (operators with network)
+    TAXII = "taxii"  # a TAXII 2.1 collection: the objects added since the last look
     UPLOAD = "upload"  # files sent through the API or UI
 
     @property
     def label(self) -> str:
-        return "URL" if self is FeedSourceKind.URL else self.value.capitalize()
+        return self.value.upper() if self in _ACRONYMS else self.value.capitalize()
 
     @property
     def schedulable(self) -> bool:
         """Whether `feed run --due` can run it: an upload only arrives when someone sends it."""
         return self is not FeedSourceKind.UPLOAD
+
+
+_ACRONYMS = frozenset({FeedSourceKind.URL, FeedSourceKind.TAXII})
 
 
 class FetchOutcome(StrEnum):

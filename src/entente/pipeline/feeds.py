@@ -30,9 +30,12 @@ from entente.pipeline.schemas import (
     SourceStatePublic,
 )
 from entente.pipeline.sources import SourceOptions
+from entente.pipeline.taxii_source import TaxiiOptions
 
 # A name, an IPv4 or an IPv6 address, as httpx gives it (IDNs in their xn-- form).
 _HOST = re.compile(r"^[A-Za-z0-9._:-]+$")
+STIX = "stix"
+"""The parser of TAXII feeds: each look's pages are STIX bundles."""
 
 
 def create_feed(session: Session, actor: Actor, data: FeedCreate) -> Feed:
@@ -41,6 +44,7 @@ def create_feed(session: Session, actor: Actor, data: FeedCreate) -> Feed:
         raise Conflict(f"a feed named {data.name!r} exists", field="name", value=data.name)
     _check_source(data.source_kind, data.source)
     SourceOptions.of(data.options)
+    _check_taxii(data)
     feed = Feed(**data.model_dump())
     session.add(feed)
     session.flush()
@@ -65,9 +69,16 @@ def _check_source(kind: FeedSourceKind, source: str) -> None:
         raise BadValue(f"no directory at {source!r}", field="source", value=source)
     if kind is FeedSourceKind.URL:
         _check_url(source)
+    if kind is FeedSourceKind.TAXII and _check_url(source).userinfo:
+        # The source is shown wherever the feed is: credentials go in options.taxii, masked.
+        raise BadValue(
+            "a TAXII API root URL holds no user or password: give them as "
+            "options.taxii.user and options.taxii.password (or options.taxii.token)",
+            field="source",
+        )
 
 
-def _check_url(source: str) -> None:
+def _check_url(source: str) -> httpx.URL:
     try:
         url = httpx.URL(source)
     except httpx.InvalidURL as exc:
@@ -75,6 +86,27 @@ def _check_url(source: str) -> None:
     if url.scheme not in ("http", "https") or not _HOST.match(url.raw_host.decode("ascii")):
         raise BadValue(
             "a URL source is http:// or https:// with a host", field="source", value=source
+        )
+    return url
+
+
+def _check_taxii(data: FeedCreate) -> None:
+    """A taxii feed names its collection (options.taxii) and is read by the stix parser;
+    options.taxii on another kind of feed is a mistake worth saying."""
+    if data.source_kind is not FeedSourceKind.TAXII:
+        if "taxii" in data.options:
+            raise BadValue(
+                "options.taxii is only for a taxii feed (--kind taxii, source_kind taxii)",
+                field="options.taxii",
+            )
+        return
+    TaxiiOptions.of(data.options)
+    if data.parser != STIX:
+        raise BadValue(
+            f"a taxii feed's pages are STIX bundles, read by the {STIX} parser, "
+            f"not {data.parser!r}",
+            field="parser",
+            value=data.parser,
         )
 
 

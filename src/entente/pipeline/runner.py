@@ -38,6 +38,7 @@ from entente.pipeline.sources import (
     SourceOptions,
     SourceState,
 )
+from entente.pipeline.taxii_source import TaxiiOptions, TaxiiSource
 
 DOWNLOADS = "feeds"
 MISP_FEED = "misp_feed"
@@ -70,6 +71,9 @@ def source_for(feed: Feed, settings: Settings) -> FeedSource:
     if feed.source_kind is FeedSourceKind.URL:
         kind = MispFeedSource if feed.parser == MISP_FEED else UrlSource
         return kind(feed.source, downloads_dir(settings, feed), options)
+    if feed.source_kind is FeedSourceKind.TAXII:
+        taxii = TaxiiOptions.of(feed.options)
+        return TaxiiSource(feed.source, downloads_dir(settings, feed), options, taxii)
     raise BadValue(
         f"feed {feed.name!r} takes uploads: it has no source to fetch or run "
         "(send files with the API or the feed page, or `entente ingest FILE --feed`)",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from entente.core.errors import BadValue
 from entente.pipeline.choices import FeedSourceKind, FetchOutcome, RunStatus
 from entente.pipeline.parsers import parsers
+from entente.pipeline.taxii_source import masked
 
 
 class FeedBase(BaseModel):
@@ -65,7 +66,9 @@ class SourceStatePublic(BaseModel):
     changed_at: datetime | None = Field(description="When it last gave something new")
     outcome: FetchOutcome | None = Field(description="What the last look found")
     etag: str = Field(description="The ETag the next fetch sends back (If-None-Match)")
-    last_modified: str = Field(description="The Last-Modified the next fetch sends back")
+    last_modified: str = Field(
+        description="The Last-Modified the next fetch sends back (a taxii feed: added_after)"
+    )
     file: str = Field(description="The last download (a file, or a directory of MISP events)")
     bytes: int = Field(description="Its size")
     error: str = Field(description="Why the last look failed, else empty")
@@ -83,6 +86,12 @@ class FeedPublic(FeedBase):
     next_due: datetime | None = Field(
         default=None, description="When `entente feed run --due` runs it next; null: not scheduled"
     )
+
+    @field_validator("options")
+    @classmethod
+    def _credentials_masked(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """A TAXII feed's password or token is shown as `********`, never as given."""
+        return masked(value)
 
 
 class LookPublic(BaseModel):
