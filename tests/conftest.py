@@ -102,9 +102,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(request: pytest.FixtureRequest, backend: str) -> Settings:
+def settings(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Settings:
     fixture = "postgres_database" if backend == "postgresql" else "sqlite_database"
-    return make_settings(request.getfixturevalue(fixture))
+    # Files a test makes (stores, caches, downloads) stay in its own directory, never ./var.
+    return make_settings(request.getfixturevalue(fixture), data_dir=tmp_path / "data")
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from entente.core.config import Settings
 from entente.core.errors import AppError, translate_db_errors
 from entente.demo_findings import load_demo_findings
 from entente.interop.cli import stix_app
+from entente.interop.exports.cli import export_app
 from entente.interop.misp_cli import misp_app
 from entente.members.cli import member_app, org_app, token_app, user_app
 from entente.members.constituencies_cli import constituency_app
@@ -114,6 +115,7 @@ app.add_typer(feed_app, name="feed")
 app.add_typer(enrich_app, name="enrich")
 app.add_typer(stix_app, name="stix")
 app.add_typer(misp_app, name="misp")
+app.add_typer(export_app, name="export")
 app.command("ingest")(ingest)
 app.command("worker")(worker)
 

@@ -37,8 +37,6 @@ from entente.interop.markings import TLP2_MARKING_IDS, strictest
 from entente.interop.stix_export import events_bundle
 from entente.interop.stix_import import ImportTarget, import_objects
 from entente.interop.to_stix import identity_id
-from entente.members.accounts import Principal, load_viewer
-from entente.members.models import User
 from entente.sharing import indicator_service, service, sightings
 from entente.sharing.filters import EventFilter
 from entente.sharing.indicators import IndicatorType
@@ -321,10 +319,3 @@ def _check_viewer(
     assert_strictly_valid(text)  # whatever a viewer may see of a world is valid STIX
     for value, rule in expected.values.items():
         assert (value in text) is rule.allows(viewer), value
-
-
-def _principal(
-    session: Session, user_id: int
-) -> Principal:  # TEMPORARY: a helper's test imports it
-    user = session.get_one(User, user_id)
-    return Principal(user=user, viewer=load_viewer(session, user), via="api")

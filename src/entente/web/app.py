@@ -17,6 +17,7 @@ from entente.core.db import create_db_engine, make_session_factory
 from entente.core.logging import configure_logging
 from entente.interop import api as interop_api
 from entente.interop import misp_api
+from entente.interop.exports import api as exports_api
 from entente.members import api as members_api
 from entente.members import constituencies_api, constituencies_ui
 from entente.members import ui as members_ui
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pipeline_api.router, prefix=API_PREFIX)
     app.include_router(interop_api.router, prefix=API_PREFIX)
     app.include_router(misp_api.router, prefix=API_PREFIX)
+    app.include_router(exports_api.router, prefix=API_PREFIX)
     app.include_router(shell.router)
     app.include_router(members_ui.router)
     app.include_router(constituencies_ui.router)
