@@ -10,7 +10,7 @@ export ENTENTE_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432
 export ENTENTE_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-test browser lint typecheck pytest serve clean lock
+.PHONY: demo test test-all install install-test browser lint typecheck pytest pytest-slow serve clean lock
 
 demo: $(VENV)/.installed  ## set up and run the demo hub on SQLite with sample data
 	$(BIN)/entente demo --host $(HOST) --port $(PORT)
@@ -18,7 +18,11 @@ demo: $(VENV)/.installed  ## set up and run the demo hub on SQLite with sample d
 serve: $(VENV)/.installed
 	$(BIN)/entente serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test browser lint typecheck pytest  ## everything CI runs
+test: $(VENV)/.installed-test browser lint typecheck pytest  ## every check but the slow tests (< 15 min)
+
+# What CI runs (.ci/run): `make test`, then the tests marked slow (property tests at CI's
+# size, the TAXII client end to end, schemathesis, ...), so the edit-test loop stays short.
+test-all: test pytest-slow  ## every check and every test
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
@@ -52,7 +56,10 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed-test
-	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
+
+pytest-slow: $(VENV)/.installed-test browser
+	$(BIN)/pytest -n 2 --dist loadgroup -m slow $(PYTEST_ARGS)
 
 # The sharing benchmark on the PostgreSQL above (a scratch database, dropped afterwards):
 # one name=value line per figure. BENCH_ARGS="--indicators 100000 --events 5000" runs it small.
