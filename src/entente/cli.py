@@ -34,6 +34,7 @@ from entente.demo_findings import load_demo_findings
 from entente.interop.cli import stix_app
 from entente.interop.exports.cli import export_app
 from entente.interop.misp_cli import misp_app
+from entente.interop.taxii.cli import taxii_app
 from entente.members.cli import member_app, org_app, token_app, user_app
 from entente.members.constituencies_cli import constituency_app
 from entente.pipeline.cli import feed_app, ingest
@@ -115,6 +116,7 @@ app.add_typer(feed_app, name="feed")
 app.add_typer(enrich_app, name="enrich")
 app.add_typer(stix_app, name="stix")
 app.add_typer(misp_app, name="misp")
+app.add_typer(taxii_app, name="taxii")
 app.add_typer(export_app, name="export")
 app.command("ingest")(ingest)
 app.command("worker")(worker)

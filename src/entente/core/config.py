@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # The largest TAXII envelope a client may post (413 beyond, docs/taxii.md); a body over
+    # `max_body_bytes` is refused before it reaches the TAXII server, so keep this below it.
+    taxii_max_envelope_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
     login_attempts_per_window: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)

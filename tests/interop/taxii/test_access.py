@@ -1,0 +1,228 @@
+"""Property: what a member reads from a collection is exactly what the access predicate
+lets that member see (`core.access.can_see`) and the collection's filter selects, for
+random events of several organisations (TLP, distribution, sharing groups, recipients,
+tags) and random collections; read a small page at a time, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+from entente.core.access import Marking, Viewer, can_see, check_marking
+from entente.core.audit import SYSTEM
+from entente.core.errors import BadValue
+from entente.interop.taxii.collections import create_collection
+from entente.interop.taxii.objects import ObjectFilter, ObjectQuery, read_page
+from entente.interop.taxii.schemas import CollectionCreate
+from entente.members.accounts import Principal, load_viewer
+from entente.members.models import User
+from entente.sharing import indicator_service, service
+from entente.sharing.indicators import IndicatorType
+from entente.sharing.schemas import EventCreate, IndicatorBatch, IndicatorCreate
+from entente.vocabulary.markings import TLP, Distribution
+from tests.factories import make_organisation, make_sharing_group, make_user
+
+ORGANISATIONS = 3
+GROUPS = {0: (0, 1), 1: (1, 2)}
+TAGS = ("alpha", "beta")
+PAGE = 2
+WORLDS = max(4, settings().max_examples // 10)
+_values = itertools.count()
+
+
+@dataclass(frozen=True)
+class Pool:
+    organisation_ids: tuple[int, ...]
+    group_ids: tuple[int, ...]
+    user_ids: tuple[int, ...]
+
+    def viewer(self, organisation: int) -> Viewer:
+        groups = frozenset(self.group_ids[g] for g, m in GROUPS.items() if organisation in m)
+        return Viewer(organisation_id=self.organisation_ids[organisation], sharing_group_ids=groups)
+
+
+@pytest.fixture
+def pool(session: Session) -> Pool:
+    organisations = [make_organisation(session) for _ in range(ORGANISATIONS)]
+    group_ids = tuple(
+        make_sharing_group(session, organisations[m[0]], [organisations[i] for i in m[1:]]).id
+        for m in GROUPS.values()
+    )
+    users = [make_user(session, organisation) for organisation in organisations]
+    return Pool(tuple(o.id for o in organisations), group_ids, tuple(u.id for u in users))
+
+
+@dataclass(frozen=True)
+class PlannedEvent:
+    owner: int
+    tlp: TLP
+    distribution: Distribution
+    group: int
+    recipients: frozenset[int]
+    tags: frozenset[str]
+    indicator_tlps: tuple[TLP, ...]
+
+
+@dataclass(frozen=True)
+class PlannedCollection:
+    owner: int | None
+    group: int | None
+    tags: frozenset[str]
+    max_tlp: TLP
+
+
+def _writable(plan: PlannedEvent) -> bool:
+    try:
+        check_marking(Marking(1, plan.tlp, plan.distribution, 1))
+    except BadValue:
+        return False
+    return plan.distribution is not Distribution.SHARING_GROUP or plan.owner in GROUPS[plan.group]
+
+
+organisation_indexes = st.integers(0, ORGANISATIONS - 1)
+planned_events = st.builds(
+    PlannedEvent,
+    owner=organisation_indexes,
+    tlp=st.sampled_from(TLP),
+    distribution=st.sampled_from(Distribution),
+    group=st.sampled_from(sorted(GROUPS)),
+    recipients=st.frozensets(organisation_indexes, max_size=1),
+    tags=st.frozensets(st.sampled_from(TAGS)),
+    indicator_tlps=st.lists(st.sampled_from(TLP), min_size=1, max_size=3).map(tuple),
+).filter(_writable)
+planned_collections = st.builds(
+    PlannedCollection,
+    owner=st.none() | organisation_indexes,
+    group=st.none() | st.sampled_from(sorted(GROUPS)),
+    tags=st.frozensets(st.sampled_from(TAGS)),
+    max_tlp=st.sampled_from(TLP),
+)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    value: str
+    marking: Marking
+    tags: frozenset[str]
+    group: int | None  # the event's sharing group, when distributed to one
+
+
+def _build(session: Session, pool: Pool, plan: PlannedEvent) -> list[Expectation]:
+    user = session.get_one(User, pool.user_ids[plan.owner])
+    principal = Principal(user=user, viewer=load_viewer(session, user), via="api")
+    in_group = plan.distribution is Distribution.SHARING_GROUP
+    data = EventCreate(
+        title="Property event",
+        event_date=date(2026, 11, 1),
+        tlp=plan.tlp,
+        distribution=plan.distribution,
+        sharing_group_id=pool.group_ids[plan.group] if in_group else None,
+        recipient_organisation_ids=[pool.organisation_ids[r] for r in plan.recipients],
+        tags=sorted(plan.tags),
+    )
+    made = service.create_event(session, principal, data)
+    tlps = [t if t.rank >= plan.tlp.rank else plan.tlp for t in plan.indicator_tlps]
+    values = [f"v{next(_values)}.example" for _ in tlps]
+    batch = IndicatorBatch(
+        indicators=[
+            IndicatorCreate(type=IndicatorType.DOMAIN, value=v, tlp=t)
+            for v, t in zip(values, tlps, strict=True)
+        ]
+    )
+    indicator_service.add_indicators(session, principal, made, batch)
+    recipients = frozenset(pool.organisation_ids[r] for r in plan.recipients)
+    return [
+        Expectation(
+            value,
+            Marking(
+                pool.organisation_ids[plan.owner],
+                tlp,
+                plan.distribution,
+                pool.group_ids[plan.group] if in_group else None,
+                recipients,
+            ),
+            plan.tags,
+            plan.group if in_group else None,
+        )
+        for value, tlp in zip(values, tlps, strict=True)
+    ]
+
+
+def _selected(pool: Pool, planned: PlannedCollection, item: Expectation) -> bool:
+    marking = item.marking
+    return (
+        marking.tlp.rank <= planned.max_tlp.rank
+        and (
+            planned.owner is None
+            or marking.owner_organisation_id == pool.organisation_ids[planned.owner]
+        )
+        and (planned.group is None or item.group == planned.group)
+        and (not planned.tags or bool(planned.tags & item.tags))
+    )
+
+
+def _read_all(session: Session, viewer: Viewer, target: object) -> list[str]:
+    names: list[str] = []
+    next_token = None
+    while True:
+        query = ObjectQuery(ObjectFilter(types=frozenset({"indicator"})), PAGE, next_token)
+        page = read_page(session, viewer, target, query)  # type: ignore[arg-type]
+        assert len(page.objects) <= PAGE
+        names.extend(str(o.content["name"]) for o in page.objects if o.content)
+        if not page.more:
+            return names
+        next_token = page.next
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=WORLDS,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    plans=st.lists(planned_events, min_size=1, max_size=4),
+    planned=planned_collections,
+)
+def test_a_collection_shows_a_member_exactly_what_access_and_filter_allow(
+    connection: Connection,
+    session_factory: sessionmaker[Session],
+    pool: Pool,
+    plans: list[PlannedEvent],
+    planned: PlannedCollection,
+) -> None:
+    savepoint = connection.begin_nested()
+    try:
+        with session_factory() as session:
+            expected = [item for plan in plans for item in _build(session, pool, plan)]
+            data = CollectionCreate(
+                title="Property collection",
+                owner_organisation_id=None
+                if planned.owner is None
+                else pool.organisation_ids[planned.owner],
+                sharing_group_id=None if planned.group is None else pool.group_ids[planned.group],
+                tags=sorted(planned.tags),
+                max_tlp=planned.max_tlp,
+            )
+            target = create_collection(session, SYSTEM, data)
+            for organisation in range(ORGANISATIONS):
+                viewer = pool.viewer(organisation)
+                got = _read_all(session, viewer, target)
+                assert len(got) == len(set(got)), "an object was read twice across pages"
+                allowed = {
+                    item.value
+                    for item in expected
+                    if can_see(viewer, item.marking) and _selected(pool, planned, item)
+                }
+                assert set(got) == allowed, (
+                    f"leaked {set(got) - allowed}, lost {allowed - set(got)}"
+                )
+    finally:
+        savepoint.rollback()
