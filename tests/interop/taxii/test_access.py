@@ -15,48 +15,33 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from entente.core.access import Marking, Viewer, can_see, check_marking
+from entente.core.access import Marking, Viewer, can_see
 from entente.core.audit import SYSTEM
-from entente.core.errors import BadValue
 from entente.interop.taxii.collections import create_collection
 from entente.interop.taxii.objects import ObjectFilter, ObjectQuery, read_page
 from entente.interop.taxii.schemas import CollectionCreate
-from entente.members.accounts import Principal, load_viewer
-from entente.members.models import User
 from entente.sharing import indicator_service, service
 from entente.sharing.indicators import IndicatorType
 from entente.sharing.schemas import EventCreate, IndicatorBatch, IndicatorCreate
 from entente.vocabulary.markings import TLP, Distribution
-from tests.factories import make_organisation, make_sharing_group, make_user
+from tests.access_worlds import (
+    GROUPS,
+    ORGANISATIONS,
+    Pool,
+    make_pool,
+    organisation_indexes,
+    writable,
+)
 
-ORGANISATIONS = 3
-GROUPS = {0: (0, 1), 1: (1, 2)}
 TAGS = ("alpha", "beta")
 PAGE = 2
 WORLDS = max(4, settings().max_examples // 10)
 _values = itertools.count()
 
 
-@dataclass(frozen=True)
-class Pool:
-    organisation_ids: tuple[int, ...]
-    group_ids: tuple[int, ...]
-    user_ids: tuple[int, ...]
-
-    def viewer(self, organisation: int) -> Viewer:
-        groups = frozenset(self.group_ids[g] for g, m in GROUPS.items() if organisation in m)
-        return Viewer(organisation_id=self.organisation_ids[organisation], sharing_group_ids=groups)
-
-
 @pytest.fixture
 def pool(session: Session) -> Pool:
-    organisations = [make_organisation(session) for _ in range(ORGANISATIONS)]
-    group_ids = tuple(
-        make_sharing_group(session, organisations[m[0]], [organisations[i] for i in m[1:]]).id
-        for m in GROUPS.values()
-    )
-    users = [make_user(session, organisation) for organisation in organisations]
-    return Pool(tuple(o.id for o in organisations), group_ids, tuple(u.id for u in users))
+    return make_pool(session)
 
 
 @dataclass(frozen=True)
@@ -79,14 +64,9 @@ class PlannedCollection:
 
 
 def _writable(plan: PlannedEvent) -> bool:
-    try:
-        check_marking(Marking(1, plan.tlp, plan.distribution, 1))
-    except BadValue:
-        return False
-    return plan.distribution is not Distribution.SHARING_GROUP or plan.owner in GROUPS[plan.group]
+    return writable(plan.owner, plan.tlp, plan.distribution, plan.group)
 
 
-organisation_indexes = st.integers(0, ORGANISATIONS - 1)
 planned_events = st.builds(
     PlannedEvent,
     owner=organisation_indexes,
@@ -115,8 +95,7 @@ class Expectation:
 
 
 def _build(session: Session, pool: Pool, plan: PlannedEvent) -> list[Expectation]:
-    user = session.get_one(User, pool.user_ids[plan.owner])
-    principal = Principal(user=user, viewer=load_viewer(session, user), via="api")
+    principal = pool.principal(session, plan.owner)
     in_group = plan.distribution is Distribution.SHARING_GROUP
     data = EventCreate(
         title="Property event",

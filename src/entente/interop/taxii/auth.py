@@ -11,19 +11,20 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from entente.core.access import Viewer
 from entente.core.errors import NotAuthenticated
-from entente.members.accounts import Principal, authenticate_token, load_viewer
+from entente.members.accounts import Principal, token_viewer
 from entente.members.models import User
 from entente.web.deps import SessionDep, client_address
 
 _ASK = "send an API token: 'Authorization: Bearer ent_...', or HTTP Basic with it as password"
 
 
-def _token_user(session: SessionDep, authorization: str) -> User:
+def _token_user(session: SessionDep, authorization: str) -> tuple[User, Viewer]:
     scheme, _, credentials = authorization.strip().partition(" ")
     credentials = credentials.strip()
     if scheme.lower() == "bearer" and credentials:
-        return authenticate_token(session, credentials)
+        return token_viewer(session, credentials)
     if scheme.lower() == "basic" and credentials:
         try:
             decoded = base64.b64decode(credentials, validate=True).decode()
@@ -32,11 +33,11 @@ def _token_user(session: SessionDep, authorization: str) -> User:
         username, colon, token = decoded.partition(":")
         if not colon:
             raise NotAuthenticated("HTTP Basic credentials are not base64 of user:token")
-        user = authenticate_token(session, token)
+        user, viewer = token_viewer(session, token)
         if user.username != username:
             # The same answer as a wrong token: the name must not confirm that a token works.
             raise NotAuthenticated("unknown API token for this user")
-        return user
+        return user, viewer
     raise NotAuthenticated(_ASK)
 
 
@@ -45,10 +46,10 @@ def taxii_principal(request: Request, session: SessionDep) -> Principal:
     authorization = request.headers.get("authorization")
     if not authorization:
         raise NotAuthenticated(_ASK)
-    user = _token_user(session, authorization)
+    user, viewer = _token_user(session, authorization)
     return Principal(
         user=user,
-        viewer=load_viewer(session, user),
+        viewer=viewer,
         via="taxii",
         client_address=client_address(request),
     )
