@@ -20,9 +20,10 @@ serve: $(VENV)/.installed
 
 test: $(VENV)/.installed-test browser lint typecheck pytest  ## every check but the slow tests (< 15 min)
 
-# What CI runs (.ci/run): `make test`, then the tests marked slow (property tests at CI's
-# size, the TAXII client end to end, schemathesis, ...), so the edit-test loop stays short.
-test-all: test pytest-slow  ## every check and every test
+# What CI runs (.ci/run): `make test`, then the tests marked slow (the TAXII client end to
+# end, schemathesis, killed stream workers, ...) and every property test again at the size
+# of Hypothesis's "ci" profile (ten times "dev"'s, which `make test` uses).
+test-all: test pytest-slow  ## every check and every test, property tests at full size
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
@@ -56,10 +57,10 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed-test
-	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-dev} $(BIN)/pytest -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 pytest-slow: $(VENV)/.installed-test browser
-	$(BIN)/pytest -n 2 --dist loadgroup -m slow $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup -m "slow or hypothesis" $(PYTEST_ARGS)
 
 # The sharing benchmark on the PostgreSQL above (a scratch database, dropped afterwards):
 # one name=value line per figure. BENCH_ARGS="--indicators 100000 --events 5000" runs it small.

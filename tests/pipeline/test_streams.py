@@ -327,6 +327,7 @@ def crashing_worker(
     worker.run(idle_exit=10.0)
 
 
+@pytest.mark.slow  # a spawned worker process per backend: about 15 s each
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_worker_killed_after_storing_a_batch_leaves_it_to_another_and_it_is_stored_once(
     backend: str,
@@ -354,6 +355,7 @@ def test_a_worker_killed_after_storing_a_batch_leaves_it_to_another_and_it_is_st
     assert_same(snapshot(hub), clean)
 
 
+@pytest.mark.slow  # a spawned worker process per backend: about 15 s each
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_worker_killed_after_committing_the_last_batch_leaves_it_acknowledged_once(
     backend: str,
