@@ -32,10 +32,6 @@ POSTGRES_ADMIN_URL = os.environ.get(
 REDIS_URL = os.environ.get("ENTENTE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 BACKENDS = ["sqlite", "postgresql"]
 
-# Hypothesis: "dev" keeps the edit-test loop fast; "ci" (when CI is set) searches ten times
-# harder, without deadlines, which a loaded CI machine would turn into flaky failures.
-# HYPOTHESIS_PROFILE picks one explicitly. Tests that must reach a fixed number of cases in
-# CI (the access predicate's 10,000) scale their max_examples from the active profile.
 # Real argon2id, at the lowest cost: tests create hundreds of users and the default cost
 # (tuned to slow down an attacker) made account setup most of the suite's time. Hashes keep
 # their parameters inside them, so verification works the same way. tests/core/test_security.py
@@ -43,7 +39,13 @@ BACKENDS = ["sqlite", "postgresql"]
 PRODUCTION_HASHER = security._hasher
 security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
-hypothesis.settings.register_profile("dev", max_examples=50)
+# Hypothesis: "dev" keeps the edit-test loop fast (`make test` uses it); "ci" (when CI is set,
+# so in `make pytest-slow`) searches ten times harder. HYPOTHESIS_PROFILE picks one
+# explicitly. Tests that must reach a fixed number of cases in CI (the access predicate's
+# 10,000) scale their max_examples from the active profile. No deadline in either: a
+# deadline is a timing in a pass/fail test, and a loaded machine turned it into flaky
+# failures (a 200 ms example taking 390 ms).
+hypothesis.settings.register_profile("dev", max_examples=50, deadline=None)
 hypothesis.settings.register_profile("ci", max_examples=500, deadline=None, print_blob=True)
 hypothesis.settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
