@@ -1,6 +1,6 @@
 """TAXII 2.1 servers under load, driven with taxii2-client's calls (issue 6): medallion 3.0.0,
-the OASIS reference server, now; Entente's own server (`src/entente/interop/taxii/`,
-`/taxii2/api/`) at the marked place below, with exactly the same calls.
+the OASIS reference server, and Entente's own (`src/entente/interop/taxii/`, `/taxii2/api/`),
+with exactly the same calls, one after the other in the same run.
 
 What happens, in one run:
 1. `bench/.venv-medallion` is created when missing (medallion 3.0.0 from PyPI, pinned by
@@ -14,6 +14,9 @@ What happens, in one run:
    with `as_pages(collection.get_objects, per_request=--page-size)`, timed; the
    `--get-budget-seconds` are checked between pages, so a read stops after the page that
    passes them and says how far it got.
+4. The same for Entente: `entente serve` in a subprocess on a scratch hub (SQLite, or the
+   empty database `--entente-database-url` names), migrated, with one organisation whose
+   analyst's API token may write to one collection (made through the services).
 
 medallion is super-linear on both paths, so every figure names the collection size. Its
 first GET page filters the whole collection against its manifest (quadratic); later pages
@@ -28,6 +31,7 @@ machine in working hours.
 
     .venv/bin/python bench/taxii_bench.py                          # 100,000 indicators
     .venv/bin/python bench/taxii_bench.py --indicators 2000        # quick check
+    .venv/bin/python bench/taxii_bench.py --servers entente --get-sizes 1000,10000,100000
 """
 
 from __future__ import annotations
@@ -52,7 +56,18 @@ import httpx
 from requests.auth import AuthBase, HTTPBasicAuth
 from taxii2client.v21 import Collection, as_pages  # type: ignore[import-untyped]
 
+from entente.core.audit import SYSTEM
+from entente.core.config import Settings
+from entente.core.db import create_db_engine, make_session_factory
+from entente.core.migrate import upgrade
+from entente.interop.taxii.collections import create_collection
+from entente.interop.taxii.schemas import CollectionCreate, CollectionPermission
+from entente.members import accounts
+from entente.members.choices import OrganisationType, Role
+from entente.members.schemas import OrganisationCreate, TokenCreate, UserCreate
+from entente.members.service import create_organisation
 from entente.pipeline.taxii_source import BearerAuth
+from entente.vocabulary.markings import TLP
 
 BENCH = Path(__file__).resolve().parent
 CONSTRAINTS = BENCH.parent / "constraints.txt"
@@ -260,11 +275,13 @@ def running_medallion(python: Path, scratch: Path, page_size: int) -> Iterator[s
         process.wait(timeout=30)
 
 
-def _wait_until_up(root: str, process: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
+def _wait_until_up(
+    root: str, process: subprocess.Popen[bytes], seconds: float = 30.0, name: str = "medallion"
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("medallion exited; see medallion.log in the scratch directory")
+            raise RuntimeError(f"{name} exited before answering (medallion: see medallion.log)")
         try:
             answer = httpx.get(root, auth=(USER, PASSWORD), headers={"Accept": TAXII_21})
             if answer.status_code == httpx.codes.OK:
@@ -272,7 +289,78 @@ def _wait_until_up(root: str, process: subprocess.Popen[bytes], seconds: float =
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"medallion did not answer within {seconds:g} s")
+    raise RuntimeError(f"{name} did not answer within {seconds:g} s")
+
+
+# ---- Entente --------------------------------------------------------------------------
+
+
+@contextmanager
+def running_entente(scratch: Path, database_url: str) -> Iterator[tuple[str, str]]:
+    """`entente serve` on a scratch hub with one collection an organisation may write to:
+    (the collection's URL, that organisation's analyst's API token)."""
+    database_url = database_url or f"sqlite:///{scratch}/entente.db"
+    settings = Settings(database_url=database_url, data_dir=scratch / "data")
+    collection_id, token = _entente_hub(settings)
+    port = free_port()
+    environment = {
+        **os.environ,
+        "ENTENTE_DATABASE_URL": database_url,
+        "ENTENTE_DATA_DIR": str(scratch / "data"),
+        "ENTENTE_LOG_LEVEL": "WARNING",
+    }
+    command = [str(Path(sys.executable).with_name("entente")), "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)
+    root = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{root}/healthz", process, name="entente serve")
+        yield f"{root}/taxii2/api/collections/{collection_id}/", token
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _entente_hub(settings: Settings) -> tuple[str, str]:
+    """Migrate the hub and make its writer, token and collection through the services."""
+    engine = create_db_engine(settings)
+    upgrade(engine)
+    with make_session_factory(engine, settings)() as session:
+        organisation = create_organisation(
+            session,
+            SYSTEM,
+            OrganisationCreate(
+                name="Bench CERT", type=OrganisationType.NATIONAL_CERT, member_state="GH"
+            ),
+        )
+        user = accounts.create_user(
+            session,
+            SYSTEM,
+            None,
+            UserCreate(
+                username="bench",
+                email="bench@example.org",
+                password="taxii-load-test-2026",
+                role=Role.ANALYST,
+                organisation_id=organisation.id,
+            ),
+        )
+        _token, clear = accounts.create_token(session, SYSTEM, user, TokenCreate(name="bench"))
+        collection = create_collection(
+            session,
+            SYSTEM,
+            CollectionCreate(
+                title="Bench",
+                max_tlp=TLP.GREEN,
+                permissions=[
+                    CollectionPermission(
+                        organisation_id=organisation.id, can_read=True, can_write=True
+                    )
+                ],
+            ),
+        )
+        collection_id = collection.uuid
+    engine.dispose()
+    return collection_id, clear
 
 
 # ---- the command -----------------------------------------------------------------------
@@ -293,10 +381,17 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=600.0, help="add_objects status wait")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument(
-        "--entente-collection-url",
+        "--servers",
+        type=lambda text: set(text.split(",")),
+        default={"medallion", "entente"},
+        help="which to run, comma-separated (medallion's paths are super-linear: run it at "
+        "sizes it can finish, Entente's at the full size)",
+    )
+    parser.add_argument(
+        "--entente-database-url",
         default="",
-        help="a collection of Entente's own TAXII server, e.g. "
-        "http://127.0.0.1:8000/taxii2/api/collections/<id>/ (token: ENTENTE_BENCH_TOKEN)",
+        help="an empty database for Entente's hub (default: a scratch SQLite file); "
+        "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/taxii_bench",
     )
     return parser.parse_args(argv)
 
@@ -306,28 +401,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     figure("indicators", args.indicators)
     figure("envelope", args.envelope)
     figure("page_size", args.page_size)
-    python = medallion_python()
-    with (
-        tempfile.TemporaryDirectory(prefix="taxii-bench-") as scratch,
-        running_medallion(python, Path(scratch), args.page_size) as collection_url,
-    ):
-        say(f"medallion up; posting {args.indicators:,} indicators")
-        measure(Target("medallion", collection_url, HTTPBasicAuth(USER, PASSWORD)), args)
+    if "medallion" in args.servers:
+        python = medallion_python()
+        with (
+            tempfile.TemporaryDirectory(prefix="taxii-bench-") as scratch,
+            running_medallion(python, Path(scratch), args.page_size) as collection_url,
+        ):
+            say(f"medallion up; posting {args.indicators:,} indicators")
+            measure(Target("medallion", collection_url, HTTPBasicAuth(USER, PASSWORD)), args)
 
-    # ==== ENTENTE'S OWN TAXII SERVER ====================================================
-    # Being built in src/entente/interop/taxii/ (served at /taxii2/api/). Drive it with the
-    # very same calls: start `entente serve` (or a uvicorn fixture) against a scratch hub,
-    # create a collection there and an API token of a user who may write to it, then pass
-    # `--entente-collection-url` and ENTENTE_BENCH_TOKEN. Until that server takes Add
-    # Objects, this part is not measured. Print its figures beside medallion's, prefixed
-    # `entente_`, at the same --get-sizes.
-    if args.entente_collection_url:
-        token = os.environ.get("ENTENTE_BENCH_TOKEN", "")
-        target = Target("entente", args.entente_collection_url, BearerAuth(token))
-        measure(target, args)
-    else:
-        figure("entente", "not measured (give --entente-collection-url)")
-    # ====================================================================================
+    if "entente" in args.servers:
+        with (
+            tempfile.TemporaryDirectory(prefix="taxii-bench-entente-") as scratch,
+            running_entente(Path(scratch), args.entente_database_url) as (url, token),
+        ):
+            say(f"Entente up; posting {args.indicators:,} indicators")
+            measure(Target("entente", url, BearerAuth(token)), args)
 
 
 if __name__ == "__main__":
