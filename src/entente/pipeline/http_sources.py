@@ -15,7 +15,7 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ import httpx
 from entente import __version__
 from entente.core.errors import FetchError
 from entente.pipeline.choices import FetchOutcome
+from entente.pipeline.retries import Retryable, Sleep, with_retries
 from entente.pipeline.sources import (
     Fetched,
     Scope,
@@ -48,15 +49,9 @@ MANIFEST = "manifest.json"
 INDEX_FILES = frozenset({MANIFEST})
 """Files of a MISP events download that list the events rather than hold one."""
 
-Sleep = Callable[[float], None]
-
 
 class NotThere(FetchError):
     """The server has no such file (HTTP 404 or 410)."""
-
-
-class _Retryable(Exception):
-    """An answer worth asking again for: 5xx, 429, a dropped or timed-out connection."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,20 +85,9 @@ class Downloader:
 
         With `state`, its ETag and Last-Modified make the request conditional.
         """
-        attempts = self.options.retries + 1
-        for attempt in range(attempts):
-            try:
-                return self._attempt(url, target, state)
-            except _Retryable as exc:
-                if attempt + 1 == attempts:
-                    tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
-                    raise FetchError(
-                        f"could not fetch {url}: {exc} (gave up after {tries})",
-                        field="source",
-                        value=url,
-                    ) from exc
-                self.sleep(self.options.retry_backoff_seconds * 2**attempt)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        return with_retries(
+            url, lambda: self._attempt(url, target, state), self.options, self.sleep
+        )
 
     def _attempt(self, url: str, target: Path, state: SourceState | None) -> Download | None:
         with _translated(url), self.client.stream("GET", url, headers=_conditions(state)) as answer:
@@ -111,7 +95,7 @@ class Downloader:
             if code == httpx.codes.NOT_MODIFIED:
                 return None
             if code >= httpx.codes.INTERNAL_SERVER_ERROR or code == httpx.codes.TOO_MANY_REQUESTS:
-                raise _Retryable(f"HTTP {code} {answer.reason_phrase}".strip())
+                raise Retryable(f"HTTP {code} {answer.reason_phrase}".strip())
             if code in (httpx.codes.NOT_FOUND, httpx.codes.GONE):
                 raise NotThere(f"{url}: HTTP {code}, no such file", field="source", value=url)
             if not answer.is_success:
@@ -174,7 +158,7 @@ def _translated(url: str) -> Iterator[None]:
         message = f"not a URL Entente can fetch: {url} ({exc})"
         raise FetchError(message, field="source", value=url) from exc
     except httpx.TransportError as exc:
-        raise _Retryable(str(exc) or type(exc).__name__) from exc
+        raise Retryable(str(exc) or type(exc).__name__) from exc
     except httpx.HTTPError as exc:
         raise FetchError(f"could not fetch {url}: {exc}", field="source", value=url) from exc
     except OSError as exc:

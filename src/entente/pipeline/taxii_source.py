@@ -44,6 +44,7 @@ from entente import __version__
 from entente.core.errors import BadValue, FetchError
 from entente.pipeline.choices import FetchOutcome
 from entente.pipeline.http_sources import prune
+from entente.pipeline.retries import Retryable, Sleep, with_retries
 from entente.pipeline.sources import (
     Fetched,
     Scope,
@@ -56,7 +57,6 @@ from entente.pipeline.sources import (
 )
 
 T = TypeVar("T")
-Sleep = Callable[[float], None]
 
 DATE_ADDED_LAST = "X-TAXII-Date-Added-Last"
 MAX_PAGE_SIZE = 10_000
@@ -257,10 +257,6 @@ def _connection(options: SourceOptions, taxii: TaxiiOptions) -> Iterator[tuple[A
         connection.close()
 
 
-class _Retryable(Exception):
-    """An answer worth asking again for: 5xx, 429, a dropped or timed-out connection."""
-
-
 @contextmanager
 def _translated(url: str) -> Iterator[None]:
     """requests' and taxii2-client's errors as ours (or as worth retrying), naming the URL."""
@@ -269,7 +265,7 @@ def _translated(url: str) -> Iterator[None]:
     except requests.HTTPError as exc:
         raise _http_error(url, exc.response) from exc
     except (requests.ConnectionError, requests.Timeout, ChunkedEncodingError) as exc:
-        raise _Retryable(type(exc).__name__) from exc
+        raise Retryable(type(exc).__name__) from exc
     except requests.RequestException as exc:
         raise FetchError(f"could not fetch {url}: {exc}", field="source", value=url) from exc
     except AccessError as exc:
@@ -297,7 +293,7 @@ def _http_error(url: str, response: requests.Response | None) -> Exception:
     code = response.status_code if response is not None else 0
     status = f"HTTP {code} {response.reason if response is not None else ''}".strip()
     if code >= 500 or code == 429:
-        return _Retryable(status)
+        return Retryable(status)
     if code in (401, 403):
         return FetchError(
             f"{url}: {status}: the server refused the feed's credentials "
@@ -420,21 +416,11 @@ class TaxiiSource:
         return target
 
     def _retried(self, url: str, call: Callable[[], T]) -> T:
-        attempts = self.options.retries + 1
-        for attempt in range(attempts):
-            try:
-                with _translated(url):
-                    return call()
-            except _Retryable as exc:
-                if attempt + 1 == attempts:
-                    tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
-                    raise FetchError(
-                        f"could not fetch {url}: {exc} (gave up after {tries})",
-                        field="source",
-                        value=url,
-                    ) from exc
-                self.sleep(self.options.retry_backoff_seconds * 2**attempt)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        def translated() -> T:
+            with _translated(url):
+                return call()
+
+        return with_retries(url, translated, self.options, self.sleep)
 
 
 @dataclass(slots=True)
