@@ -10,6 +10,8 @@ is (independent of `load_viewer`, which is under test too), and which plans may 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
@@ -18,12 +20,43 @@ from entente.core.access import Marking, Viewer, check_marking
 from entente.core.errors import BadValue
 from entente.members.accounts import Principal, load_viewer
 from entente.members.models import User
+from entente.sharing.schemas import EventCreate
 from entente.vocabulary.markings import TLP, Distribution
 from tests.factories import make_organisation, make_sharing_group, make_user
 
 ORGANISATIONS = 4
 GROUPS = {0: (0, 1), 1: (1, 2, 3)}  # group index -> member organisation indexes
 organisation_indexes = st.integers(0, ORGANISATIONS - 1)
+
+
+@dataclass(frozen=True)
+class PlannedAudience:
+    """Whom a planned event reaches, by organisation and group index; a test's own plan
+    extends it with what the event holds."""
+
+    owner: int
+    tlp: TLP
+    distribution: Distribution
+    group: int
+    recipients: frozenset[int]
+
+
+# The strategies of `PlannedAudience`'s fields, for `planned`.
+AUDIENCE = {
+    "owner": organisation_indexes,
+    "tlp": st.sampled_from(TLP),
+    "distribution": st.sampled_from(Distribution),
+    "group": st.sampled_from(sorted(GROUPS)),
+    "recipients": st.frozensets(organisation_indexes, max_size=2),
+}
+
+
+def planned(plan_type: type[Any], **fields: Any) -> st.SearchStrategy[Any]:
+    """Plans of `plan_type` (a `PlannedAudience`) that can be written; `fields` gives the
+    strategies of its own fields and may override `AUDIENCE`'s."""
+    return st.builds(plan_type, **{**AUDIENCE, **fields}).filter(
+        lambda plan: writable(plan.owner, plan.tlp, plan.distribution, plan.group)
+    )
 
 
 @dataclass(frozen=True)
@@ -37,6 +70,33 @@ class Pool:
         """The viewer the plan says this organisation is."""
         groups = frozenset(self.group_ids[g] for g, m in GROUPS.items() if organisation in m)
         return Viewer(organisation_id=self.organisation_ids[organisation], sharing_group_ids=groups)
+
+    def group_id(self, plan: PlannedAudience) -> int | None:
+        """The plan's sharing group, when its distribution uses one."""
+        in_group = plan.distribution is Distribution.SHARING_GROUP
+        return self.group_ids[plan.group] if in_group else None
+
+    def marking(self, plan: PlannedAudience, tlp: TLP | None = None) -> Marking:
+        """The marking the plan gives the event (or an indicator of `tlp` inside it)."""
+        recipients = frozenset(self.organisation_ids[r] for r in plan.recipients)
+        return Marking(
+            self.organisation_ids[plan.owner],
+            tlp or plan.tlp,
+            plan.distribution,
+            self.group_id(plan),
+            recipients,
+        )
+
+    def event_create(self, plan: PlannedAudience, title: str) -> EventCreate:
+        """What the owner sends to create the planned event."""
+        return EventCreate(
+            title=title,
+            event_date=date(2026, 11, 1),
+            tlp=plan.tlp,
+            distribution=plan.distribution,
+            sharing_group_id=self.group_id(plan),
+            recipient_organisation_ids=sorted(self.organisation_ids[r] for r in plan.recipients),
+        )
 
     def principal(self, session: Session, organisation: int) -> Principal:
         """The organisation's analyst, as the API would authenticate them."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -41,15 +41,15 @@ from entente.sharing import indicator_service, service, sightings
 from entente.sharing.filters import EventFilter
 from entente.sharing.indicators import IndicatorType
 from entente.sharing.models import Indicator
-from entente.sharing.schemas import EventCreate, IndicatorBatch, IndicatorCreate, SightingCreate
+from entente.sharing.schemas import IndicatorBatch, IndicatorCreate, SightingCreate
 from entente.vocabulary.markings import TLP, Distribution
 from tests.access_worlds import (
-    GROUPS,
     ORGANISATIONS,
+    PlannedAudience,
     Pool,
     make_pool,
     organisation_indexes,
-    writable,
+    planned,
 )
 from tests.interop.builders import assert_strictly_valid
 
@@ -63,12 +63,7 @@ def pool(session: Session) -> Pool:
 
 
 @dataclass(frozen=True)
-class PlannedEvent:
-    owner: int
-    tlp: TLP
-    distribution: Distribution
-    group: int
-    recipients: frozenset[int]
+class PlannedEvent(PlannedAudience):
     indicator_tlps: tuple[TLP, ...]  # Entente indicators, stricter or equal
     object_tlps: tuple[TLP | None, ...]  # imported kept objects' TLP markings (None: none)
     stix_indicator_tlp: TLP | None  # an imported STIX indicator's marking
@@ -78,24 +73,15 @@ class PlannedEvent:
     reporters: tuple[int, ...]  # organisations reporting a sighting of the first indicator
 
 
-def _writable(plan: PlannedEvent) -> bool:
-    return writable(plan.owner, plan.tlp, plan.distribution, plan.group)
-
-
 markings = st.one_of(st.none(), st.sampled_from(TLP))
-planned_events = st.builds(
+planned_events = planned(
     PlannedEvent,
-    owner=organisation_indexes,
-    tlp=st.sampled_from(TLP),
-    distribution=st.sampled_from(Distribution),
-    group=st.sampled_from(sorted(GROUPS)),
-    recipients=st.frozensets(organisation_indexes, max_size=2),
     indicator_tlps=st.lists(st.sampled_from(TLP), min_size=1, max_size=2).map(tuple),
     object_tlps=st.lists(markings, min_size=1, max_size=3).map(tuple),
     stix_indicator_tlp=markings,
     stix_indicator_collides=st.booleans(),
     reporters=st.lists(organisation_indexes, max_size=2, unique=True).map(tuple),
-).filter(_writable)
+)
 
 
 @dataclass(frozen=True)
@@ -139,21 +125,8 @@ def _build_event(
     session: Session, pool: Pool, plan: PlannedEvent, number: int, expected: Expected
 ) -> None:
     owner = pool.principal(session, plan.owner)
-    in_group = plan.distribution is Distribution.SHARING_GROUP
-    group_id = pool.group_ids[plan.group] if in_group else None
-    recipients = frozenset(pool.organisation_ids[r] for r in plan.recipients)
-    data = EventCreate(
-        title=f"world event {number}",
-        event_date=date(2026, 11, 1),
-        tlp=plan.tlp,
-        distribution=plan.distribution,
-        sharing_group_id=group_id,
-        recipient_organisation_ids=sorted(recipients),
-    )
-    made = service.create_event(session, owner, data)
-    marking = Marking(
-        pool.organisation_ids[plan.owner], plan.tlp, plan.distribution, group_id, recipients
-    )
+    made = service.create_event(session, owner, pool.event_create(plan, f"world event {number}"))
+    marking = pool.marking(plan)
     container = derived_id("grouping", made.uuid)
     expected.rules[container] = Rule((marking,))
     expected.owners[container] = plan.owner

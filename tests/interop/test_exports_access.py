@@ -18,7 +18,6 @@ import io
 import itertools
 import tempfile
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -33,15 +32,14 @@ from entente.interop.exports.service import ExportFormat
 from entente.interop.markings import strictest
 from entente.sharing import indicator_service, service
 from entente.sharing.indicators import IndicatorType
-from entente.sharing.schemas import EventCreate, IndicatorBatch, IndicatorCreate
-from entente.vocabulary.markings import TLP, Distribution
+from entente.sharing.schemas import IndicatorBatch, IndicatorCreate
+from entente.vocabulary.markings import TLP
 from tests.access_worlds import (
-    GROUPS,
     ORGANISATIONS,
+    PlannedAudience,
     Pool,
     make_pool,
-    organisation_indexes,
-    writable,
+    planned,
 )
 from tests.interop.export_builders import export_settings, exported
 
@@ -50,12 +48,7 @@ _numbers = itertools.count(1)
 
 
 @dataclass(frozen=True)
-class PlannedEvent:
-    owner: int
-    tlp: TLP
-    distribution: Distribution
-    group: int
-    recipients: frozenset[int]
+class PlannedEvent(PlannedAudience):
     indicators: tuple[tuple[TLP, bool], ...]  # (TLP, to_ids) of each indicator
 
 
@@ -64,45 +57,19 @@ def pool(session: Session) -> Pool:
     return make_pool(session)
 
 
-def _writable(plan: PlannedEvent) -> bool:
-    return writable(plan.owner, plan.tlp, plan.distribution, plan.group)
-
-
-planned_events = st.builds(
+planned_events = planned(
     PlannedEvent,
-    owner=organisation_indexes,
-    tlp=st.sampled_from(TLP),
-    distribution=st.sampled_from(Distribution),
-    group=st.sampled_from(sorted(GROUPS)),
-    recipients=st.frozensets(organisation_indexes, max_size=2),
     indicators=st.lists(st.tuples(st.sampled_from(TLP), st.booleans()), min_size=1, max_size=3).map(
         tuple
     ),
-).filter(_writable)
+)
 
 
 def _build(session: Session, pool: Pool, plan: PlannedEvent) -> dict[str, Marking]:
     """The event and its indicators; the detection values, each with its marking."""
     owner = pool.principal(session, plan.owner)
-    group_id = (
-        pool.group_ids[plan.group] if plan.distribution is Distribution.SHARING_GROUP else None
-    )
-    recipients = frozenset(pool.organisation_ids[r] for r in plan.recipients)
-    made = service.create_event(
-        session,
-        owner,
-        EventCreate(
-            title="export world",
-            event_date=date(2026, 11, 1),
-            tlp=plan.tlp,
-            distribution=plan.distribution,
-            sharing_group_id=group_id,
-            recipient_organisation_ids=sorted(recipients),
-        ),
-    )
-    marking = Marking(
-        pool.organisation_ids[plan.owner], plan.tlp, plan.distribution, group_id, recipients
-    )
+    made = service.create_event(session, owner, pool.event_create(plan, "export world"))
+    marking = pool.marking(plan)
     detection: dict[str, Marking] = {}
     creates = []
     for tlp, to_ids in plan.indicators:

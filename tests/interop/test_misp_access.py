@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import date
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,15 +29,14 @@ from entente.interop.misp.feed_export import feed_manifest
 from entente.sharing import indicator_service, service
 from entente.sharing.filters import EventFilter
 from entente.sharing.indicators import IndicatorType
-from entente.sharing.schemas import EventCreate, IndicatorBatch, IndicatorCreate
-from entente.vocabulary.markings import TLP, Distribution
+from entente.sharing.schemas import IndicatorBatch, IndicatorCreate
+from entente.vocabulary.markings import TLP
 from tests.access_worlds import (
-    GROUPS,
     ORGANISATIONS,
+    PlannedAudience,
     Pool,
     make_pool,
-    organisation_indexes,
-    writable,
+    planned,
 )
 
 WORLDS = max(6, settings().max_examples // 8)
@@ -50,49 +48,21 @@ def pool(session: Session) -> Pool:
 
 
 @dataclass(frozen=True)
-class PlannedEvent:
-    owner: int
-    tlp: TLP
-    distribution: Distribution
-    group: int
-    recipients: frozenset[int]
+class PlannedEvent(PlannedAudience):
     indicator_tlps: tuple[TLP, ...]
 
 
-def _writable(plan: PlannedEvent) -> bool:
-    return writable(plan.owner, plan.tlp, plan.distribution, plan.group)
-
-
-planned_events = st.builds(
+planned_events = planned(
     PlannedEvent,
-    owner=organisation_indexes,
-    tlp=st.sampled_from(TLP),
-    distribution=st.sampled_from(Distribution),
-    group=st.sampled_from(sorted(GROUPS)),
-    recipients=st.frozensets(organisation_indexes, max_size=2),
     indicator_tlps=st.lists(st.sampled_from(TLP), min_size=1, max_size=3).map(tuple),
-).filter(_writable)
+)
 
 
 def _build(session: Session, pool: Pool, plan: PlannedEvent, number: int) -> dict[str, Marking]:
     """The event through the services, published; the marking of each UUID it holds."""
     owner = pool.principal(session, plan.owner)
-    group_id = (
-        pool.group_ids[plan.group] if plan.distribution is Distribution.SHARING_GROUP else None
-    )
-    recipients = frozenset(pool.organisation_ids[r] for r in plan.recipients)
-    data = EventCreate(
-        title=f"world event {number}",
-        event_date=date(2026, 11, 1),
-        tlp=plan.tlp,
-        distribution=plan.distribution,
-        sharing_group_id=group_id,
-        recipient_organisation_ids=sorted(recipients),
-    )
-    made = service.create_event(session, owner, data)
-    marking = Marking(
-        pool.organisation_ids[plan.owner], plan.tlp, plan.distribution, group_id, recipients
-    )
+    made = service.create_event(session, owner, pool.event_create(plan, f"world event {number}"))
+    marking = pool.marking(plan)
     tlps = [max(t, plan.tlp, key=lambda x: x.rank) for t in plan.indicator_tlps]
     batch = IndicatorBatch(
         indicators=[

@@ -9,7 +9,6 @@ PostgreSQL; then for every viewer it compares list, detail, counts and search wi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,9 +25,9 @@ from entente.sharing import indicator_service, search, service
 from entente.sharing.filters import EventFilter, IndicatorFilter
 from entente.sharing.indicators import IndicatorType
 from entente.sharing.models import Event
-from entente.sharing.schemas import EventCreate, IndicatorBatch, IndicatorCreate
-from entente.vocabulary.markings import TLP, Distribution
-from tests.access_worlds import GROUPS, Pool, make_pool, organisation_indexes, writable
+from entente.sharing.schemas import IndicatorBatch, IndicatorCreate
+from entente.vocabulary.markings import TLP
+from tests.access_worlds import PlannedAudience, Pool, make_pool, planned
 
 WORLDS = max(10, settings().max_examples // 5)  # ci: 100 worlds of five viewers, per backend
 ALL = PageRequest(limit=1000)
@@ -40,43 +39,19 @@ def pool(session: Session) -> Pool:
 
 
 @dataclass(frozen=True)
-class PlannedEvent:
-    owner: int
-    tlp: TLP
-    distribution: Distribution
-    group: int
-    recipients: frozenset[int]
+class PlannedEvent(PlannedAudience):
     indicator_tlps: tuple[TLP, ...]
 
 
-def _valid(plan: PlannedEvent) -> bool:
-    return writable(plan.owner, plan.tlp, plan.distribution, plan.group)
-
-
-planned_events = st.builds(
-    PlannedEvent,
-    owner=organisation_indexes,
-    tlp=st.sampled_from(TLP),
-    distribution=st.sampled_from(Distribution),
-    group=st.sampled_from(sorted(GROUPS)),
-    recipients=st.frozensets(organisation_indexes, max_size=2),
-    indicator_tlps=st.lists(st.sampled_from(TLP), max_size=3).map(tuple),
-).filter(_valid)
+planned_events = planned(
+    PlannedEvent, indicator_tlps=st.lists(st.sampled_from(TLP), max_size=3).map(tuple)
+)
 
 
 def _create(session: Session, pool: Pool, plan: PlannedEvent, number: int) -> dict[int, TLP]:
     """Create the planned event and its indicators; returns indicator id -> TLP."""
     owner = pool.principal(session, plan.owner)
-    sharing = plan.distribution is Distribution.SHARING_GROUP
-    data = EventCreate(
-        title=f"planned event {number}",
-        event_date=date(2026, 11, 1),
-        tlp=plan.tlp,
-        distribution=plan.distribution,
-        sharing_group_id=pool.group_ids[plan.group] if sharing else None,
-        recipient_organisation_ids=[pool.organisation_ids[r] for r in plan.recipients],
-    )
-    event = service.create_event(session, owner, data)
+    event = service.create_event(session, owner, pool.event_create(plan, f"planned event {number}"))
     # Stricter-or-equal TLPs only: a looser one is refused (tested separately).
     tlps = [max(t, plan.tlp, key=lambda m: m.rank) for t in plan.indicator_tlps]
     if not tlps:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,15 +21,16 @@ from entente.interop.taxii.objects import ObjectFilter, ObjectQuery, read_page
 from entente.interop.taxii.schemas import CollectionCreate
 from entente.sharing import indicator_service, service
 from entente.sharing.indicators import IndicatorType
-from entente.sharing.schemas import EventCreate, IndicatorBatch, IndicatorCreate
+from entente.sharing.schemas import IndicatorBatch, IndicatorCreate
 from entente.vocabulary.markings import TLP, Distribution
 from tests.access_worlds import (
     GROUPS,
     ORGANISATIONS,
+    PlannedAudience,
     Pool,
     make_pool,
     organisation_indexes,
-    writable,
+    planned,
 )
 
 TAGS = ("alpha", "beta")
@@ -45,12 +45,7 @@ def pool(session: Session) -> Pool:
 
 
 @dataclass(frozen=True)
-class PlannedEvent:
-    owner: int
-    tlp: TLP
-    distribution: Distribution
-    group: int
-    recipients: frozenset[int]
+class PlannedEvent(PlannedAudience):
     tags: frozenset[str]
     indicator_tlps: tuple[TLP, ...]
 
@@ -63,20 +58,12 @@ class PlannedCollection:
     max_tlp: TLP
 
 
-def _writable(plan: PlannedEvent) -> bool:
-    return writable(plan.owner, plan.tlp, plan.distribution, plan.group)
-
-
-planned_events = st.builds(
+planned_events = planned(
     PlannedEvent,
-    owner=organisation_indexes,
-    tlp=st.sampled_from(TLP),
-    distribution=st.sampled_from(Distribution),
-    group=st.sampled_from(sorted(GROUPS)),
     recipients=st.frozensets(organisation_indexes, max_size=1),
     tags=st.frozensets(st.sampled_from(TAGS)),
     indicator_tlps=st.lists(st.sampled_from(TLP), min_size=1, max_size=3).map(tuple),
-).filter(_writable)
+)
 planned_collections = st.builds(
     PlannedCollection,
     owner=st.none() | organisation_indexes,
@@ -97,15 +84,7 @@ class Expectation:
 def _build(session: Session, pool: Pool, plan: PlannedEvent) -> list[Expectation]:
     principal = pool.principal(session, plan.owner)
     in_group = plan.distribution is Distribution.SHARING_GROUP
-    data = EventCreate(
-        title="Property event",
-        event_date=date(2026, 11, 1),
-        tlp=plan.tlp,
-        distribution=plan.distribution,
-        sharing_group_id=pool.group_ids[plan.group] if in_group else None,
-        recipient_organisation_ids=[pool.organisation_ids[r] for r in plan.recipients],
-        tags=sorted(plan.tags),
-    )
+    data = pool.event_create(plan, "Property event").model_copy(update={"tags": sorted(plan.tags)})
     made = service.create_event(session, principal, data)
     tlps = [t if t.rank >= plan.tlp.rank else plan.tlp for t in plan.indicator_tlps]
     values = [f"v{next(_values)}.example" for _ in tlps]
@@ -116,17 +95,10 @@ def _build(session: Session, pool: Pool, plan: PlannedEvent) -> list[Expectation
         ]
     )
     indicator_service.add_indicators(session, principal, made, batch)
-    recipients = frozenset(pool.organisation_ids[r] for r in plan.recipients)
     return [
         Expectation(
             value,
-            Marking(
-                pool.organisation_ids[plan.owner],
-                tlp,
-                plan.distribution,
-                pool.group_ids[plan.group] if in_group else None,
-                recipients,
-            ),
+            pool.marking(plan, tlp),
             plan.tags,
             plan.group if in_group else None,
         )
@@ -134,16 +106,16 @@ def _build(session: Session, pool: Pool, plan: PlannedEvent) -> list[Expectation
     ]
 
 
-def _selected(pool: Pool, planned: PlannedCollection, item: Expectation) -> bool:
+def _selected(pool: Pool, collection: PlannedCollection, item: Expectation) -> bool:
     marking = item.marking
     return (
-        marking.tlp.rank <= planned.max_tlp.rank
+        marking.tlp.rank <= collection.max_tlp.rank
         and (
-            planned.owner is None
-            or marking.owner_organisation_id == pool.organisation_ids[planned.owner]
+            collection.owner is None
+            or marking.owner_organisation_id == pool.organisation_ids[collection.owner]
         )
-        and (planned.group is None or item.group == planned.group)
-        and (not planned.tags or bool(planned.tags & item.tags))
+        and (collection.group is None or item.group == collection.group)
+        and (not collection.tags or bool(collection.tags & item.tags))
     )
 
 
@@ -168,14 +140,14 @@ def _read_all(session: Session, viewer: Viewer, target: object) -> list[str]:
 )
 @given(
     plans=st.lists(planned_events, min_size=1, max_size=4),
-    planned=planned_collections,
+    collection=planned_collections,
 )
 def test_a_collection_shows_a_member_exactly_what_access_and_filter_allow(
     connection: Connection,
     session_factory: sessionmaker[Session],
     pool: Pool,
     plans: list[PlannedEvent],
-    planned: PlannedCollection,
+    collection: PlannedCollection,
 ) -> None:
     savepoint = connection.begin_nested()
     try:
@@ -184,11 +156,13 @@ def test_a_collection_shows_a_member_exactly_what_access_and_filter_allow(
             data = CollectionCreate(
                 title="Property collection",
                 owner_organisation_id=None
-                if planned.owner is None
-                else pool.organisation_ids[planned.owner],
-                sharing_group_id=None if planned.group is None else pool.group_ids[planned.group],
-                tags=sorted(planned.tags),
-                max_tlp=planned.max_tlp,
+                if collection.owner is None
+                else pool.organisation_ids[collection.owner],
+                sharing_group_id=None
+                if collection.group is None
+                else pool.group_ids[collection.group],
+                tags=sorted(collection.tags),
+                max_tlp=collection.max_tlp,
             )
             target = create_collection(session, SYSTEM, data)
             for organisation in range(ORGANISATIONS):
@@ -198,7 +172,7 @@ def test_a_collection_shows_a_member_exactly_what_access_and_filter_allow(
                 allowed = {
                     item.value
                     for item in expected
-                    if can_see(viewer, item.marking) and _selected(pool, planned, item)
+                    if can_see(viewer, item.marking) and _selected(pool, collection, item)
                 }
                 assert set(got) == allowed, (
                     f"leaked {set(got) - allowed}, lost {allowed - set(got)}"
