@@ -18,7 +18,10 @@ What happens, in one run:
 3. The parse ceiling: `pyarrow.csv.read_csv` (threads on) over the same file.
 4. Measured: `entente.pipeline.ingest.ingest_file` with a `Pipeline` built from the above,
    each stage's time summed across batches by wrapping the stage functions where
-   `ingest` calls them (nothing in src/ changes).
+   `ingest` calls them (nothing in src/ changes). With `--cpu` the stages run one at a
+   time on one thread (no read-ahead, one preparing thread, the store write not beside the
+   alerts) and each is timed in process CPU seconds (`cpu_<stage>_s_per_million_rows`):
+   the figure to compare on a shared machine, where wall time follows the neighbours' load.
 5. With `--rss-rows N`: an N-row file ingested by a child process (the same setup, then
    the ingest), whose peak RSS is read from `getrusage(RUSAGE_CHILDREN)` in a small
    launcher process (see `LAUNCHER` for why); the child's figures come back prefixed `rss_`.
@@ -32,6 +35,7 @@ Progress goes to stderr; the figures to stdout, one `name=value` line each.
     .venv/bin/python bench/pipeline_bench.py                       # 2,000,000 rows
     .venv/bin/python bench/pipeline_bench.py --rows 200000 --skip-intelmq   # quick
     .venv/bin/python bench/pipeline_bench.py --rss-rows 10000000   # also the memory figure
+    .venv/bin/python bench/pipeline_bench.py --rows 300000 --skip-intelmq --cpu   # CPU per stage
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,12 +231,15 @@ class StageClock:
     seconds: dict[str, float] = field(default_factory=dict)
     parts: dict[str, float] = field(default_factory=dict)
     matched_before_recipients: int = 0
+    clock: Callable[[], float] = time.perf_counter
+    """Wall time, or the process's CPU time (`time.process_time`) when stages run one at a
+    time (`--cpu`), so each stage's CPU is its own whatever else the machine runs."""
 
     def wrap(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        return _timed(self.seconds, name, function)
+        return _timed(self.seconds, name, function, self.clock)
 
     def wrap_part(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        return _timed(self.parts, name, function)
+        return _timed(self.parts, name, function, self.clock)
 
     def wrap_match(self, function: Callable[..., pl.DataFrame]) -> Callable[..., pl.DataFrame]:
         timed = self.wrap("match", function)
@@ -258,36 +266,65 @@ class StageClock:
             def parse(self, path: Path, options: Any) -> Iterator[Any]:
                 batches = iter(self.real.parse(path, options))
                 while True:
-                    start = time.perf_counter()
+                    start = clock.clock()
                     try:
                         batch = next(batches)
                     except StopIteration:
-                        clock.seconds["parse"] += time.perf_counter() - start
+                        clock.seconds["parse"] += clock.clock() - start
                         return
-                    clock.seconds["parse"] += time.perf_counter() - start
+                    clock.seconds["parse"] += clock.clock() - start
                     yield batch
 
         return TimedParser
 
 
-def _timed(table: dict[str, float], name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+def _timed(
+    table: dict[str, float],
+    name: str,
+    function: Callable[..., Any],
+    clock: Callable[[], float] = time.perf_counter,
+) -> Callable[..., Any]:
     table.setdefault(name, 0.0)
 
     def timed(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
+        start = clock()
         try:
             return function(*args, **kwargs)
         finally:
-            table[name] += time.perf_counter() - start
+            table[name] += clock() - start
 
     return timed
 
 
+class _InlineExecutor:
+    """`submit` runs the call at once: the store write no longer overlaps the alerts."""
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        done: Future[Any] = Future()
+        done.set_result(function(*args))
+        return done
+
+
+def _serial_map(function: Callable[[Any], Any], items: Any, workers: int) -> Iterator[Any]:
+    return (function(item) for item in items)
+
+
+def _serialised(stack: ExitStack) -> None:
+    """Stages one at a time on one thread (each may still use every core inside pyarrow or
+    polars), so the process's CPU time between a stage's start and end is that stage's."""
+    stack.enter_context(patch.object(ingest, "read_ahead", lambda items, depth=1: items))
+    stack.enter_context(patch.object(ingest, "in_order_map", _serial_map))
+    stack.enter_context(patch.object(ingest, "_STORE_WRITER", _InlineExecutor()))
+
+
 @contextmanager
-def timed_stages(session: Session) -> Iterator[StageClock]:
-    """Time each stage where `ingest.process_batch` calls it, without changing what it does."""
-    clock = StageClock()
+def timed_stages(session: Session, cpu: bool = False) -> Iterator[StageClock]:
+    """Time each stage where `ingest.process_batch` calls it, without changing what it does;
+    with `cpu`, the stages run one at a time and the figures are CPU seconds."""
+    clock = StageClock(clock=time.process_time if cpu else time.perf_counter)
     with ExitStack() as stack:
+        if cpu:
+            _serialised(stack)
         stack.enter_context(patch.object(ingest, "parser", clock.wrap_parser(ingest.parser)))
         for name, label in (
             ("normalise", "normalise"),
@@ -318,15 +355,16 @@ def timed_stages(session: Session) -> Iterator[StageClock]:
         yield clock
 
 
-def measure_ingest(hub: Hub, path: Path) -> float:
-    """`ingest_file` over the whole file; prints its counts and per-stage seconds."""
+def measure_ingest(hub: Hub, path: Path, cpu: bool = False) -> float:
+    """`ingest_file` over the whole file; prints its counts and per-stage seconds (with
+    `cpu`: CPU seconds of stages run one at a time, and per million rows)."""
     with hub.sessions() as session:
         feed = session.get(Feed, hub.feed_id)
         assert feed is not None
-        with timed_stages(session) as clock:
-            start = time.perf_counter()
+        with timed_stages(session, cpu) as clock:
+            start, cpu_start = time.perf_counter(), time.process_time()
             run = ingest.ingest_file(session, hub.pipeline, feed, path)
-            seconds = time.perf_counter() - start
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         alerts = session.scalar(select(func.count()).select_from(Alert)) or 0
     figure("ingest_rows", run.rows_in)
     figure("ingest_s", seconds)
@@ -335,6 +373,13 @@ def measure_ingest(hub: Hub, path: Path) -> float:
         figure(name.removeprefix("rows_"), getattr(run, name))
     figure("matched_before_recipients", clock.matched_before_recipients)
     figure("alerts", alerts)
+    if cpu:
+        per_million = 1e6 / max(run.rows_in, 1)
+        figure("cpu_ingest_s", cpu_seconds)
+        figure("cpu_ingest_s_per_million_rows", cpu_seconds * per_million)
+        for name, spent in sorted({**clock.seconds, **clock.parts}.items()):
+            figure(f"cpu_{name}_s_per_million_rows", spent * per_million)
+        return run.rows_in / seconds
     staged = sum(clock.seconds.values())
     for name, spent in sorted(clock.seconds.items(), key=lambda item: -item[1]):
         figure(f"stage_{name}_s", spent)
@@ -533,6 +578,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--enrichment-prefixes", type=int, default=700_000)
     parser.add_argument("--intelmq-rows", type=int, default=100_000)
     parser.add_argument("--skip-intelmq", action="store_true")
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="run the stages one at a time and report CPU seconds (for a busy machine)",
+    )
     parser.add_argument("--redis-db", type=int, default=14, help="for IntelMQ's deduplicator")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--scratch", type=Path, help="default: a temporary directory")
@@ -572,7 +622,7 @@ def run(args: argparse.Namespace, scratch: Path) -> None:
         " is marked apart from its event: the recipient check runs per (organisation, event)",
     )
     say("measuring: the ingest")
-    rate = measure_ingest(hub, csv_path)
+    rate = measure_ingest(hub, csv_path, args.cpu)
     print_routed_by(hub.store_dir)
     figure("ingest_fraction_of_ceiling", rate / ceiling)
     if args.rss_rows:

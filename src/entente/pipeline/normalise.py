@@ -264,8 +264,24 @@ def _string(values: pl.Series, spec: Field) -> _Normalised:
 def _lowercase_string(values: pl.Series, spec: Field) -> _Normalised:
     if spec.choices:
         return _by_distinct(_chosen)(values, spec)
+    if _few_valued(values):
+        return _by_distinct(_plain_lowercase_string)(values, spec)
+    return _plain_lowercase_string(values, spec)
+
+
+def _plain_lowercase_string(values: pl.Series, spec: Field) -> _Normalised:
     text = _text(values)
     return _unchecked(_where(text.given, text.value.str.to_lowercase()))
+
+
+_SAMPLED_ROWS = 1000
+
+
+def _few_valued(values: pl.Series) -> bool:
+    """Whether a text column looks like a handful of values repeated (a protocol, a report's
+    identifier), by its first rows; then `_by_distinct` lowercases each value once. Either
+    way the result is the same: only the cost differs. (Not worth it for mere stripping.)"""
+    return values.len() > _SAMPLED_ROWS and values.head(_SAMPLED_ROWS).n_unique() <= 100
 
 
 def _chosen(values: pl.Series, spec: Field) -> _Normalised:
@@ -450,17 +466,25 @@ def _datetime(values: pl.Series, spec: Field) -> _Normalised:
         return _checked(values.is_not_null(), _utc_micros(micros))
     text = _text(values)
     # Most feeds write one of two formats (the second is what the parsers' `add_utc` writes);
-    # parse those everywhere, the other formats only where both failed.
-    times = text.value.str.to_datetime(
-        "%Y-%m-%d %H:%M:%S", time_unit="us", time_zone=_UTC, strict=False
-    )
+    # parse those everywhere, the other formats only where both failed. The two never read
+    # the same text, so which goes first changes only the cost: the one the first rows use.
+    first, second = _plain_utc_times, _iso_utc_times
+    sample = text.value.head(_SAMPLED_ROWS)
+    if first(sample).null_count() > second(sample).null_count():
+        first, second = second, first
+    times = first(text.value)
     missed = np.flatnonzero((text.given & times.is_null()).to_numpy())
     if missed.size:
-        times.scatter(missed, _iso_utc_times(text.value.gather(missed)))
+        times.scatter(missed, second(text.value.gather(missed)))
     others = np.flatnonzero((text.given & times.is_null()).to_numpy())
     if others.size:
         times.scatter(others, _parse_other_times(text.value.gather(others)))
     return _checked(text.given, times)
+
+
+def _plain_utc_times(text: pl.Series) -> pl.Series:
+    """`2026-11-20 03:14:15`, taken as UTC; else null."""
+    return text.str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", time_zone=_UTC, strict=False)
 
 
 def _iso_utc_times(text: pl.Series) -> pl.Series:

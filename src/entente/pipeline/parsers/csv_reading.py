@@ -217,7 +217,9 @@ class CsvReader:
         )
         return rows, chunk.numbers[kept], quarantined
 
-    def _parse(self, data: bytes | bytearray, invalid: list[Any], threads: bool) -> pa.Table:
+    def _parse(
+        self, data: bytes | bytearray | memoryview, invalid: list[Any], threads: bool
+    ) -> pa.Table:
         text = self._lines.layout
 
         def put_aside(row: Any) -> str:

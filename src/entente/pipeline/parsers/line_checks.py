@@ -55,21 +55,20 @@ class LineChecks:
             ),
         )
         lengths = np.diff(offsets)
-        line = pl.col("line")
-        comment = pl.lit(False)
+        nothing = pl.Series(np.zeros(len(ends), dtype=np.bool_))
+        comment = nothing
         for prefix in self._layout.comment_prefixes:
-            comment = comment | line.str.starts_with(prefix)
-        # A blank line starts with a space, a tab or its line end: test just those.
-        first = array[offsets[:-1]]
-        maybe_blank = (first == _NEWLINE) | (first == _SPACE) | (first == _TAB)
-        has_cr = b"\r" in data
-        flags = pl.DataFrame({"line": lines, "maybe_blank": maybe_blank}).select(
-            (pl.col("maybe_blank") & line.str.contains(r"^[ \t]*\n$")).alias("blank"),
-            comment.alias("comment"),
-            (line.str.len_bytes() > self._layout.max_line_bytes + 1).alias("long"),
-            (line.str.contains("\r", literal=True) if has_cr else pl.lit(False)).alias("cr"),
+            comment = comment | lines.str.starts_with(prefix)
+        cr = lines.str.contains("\r", literal=True) if b"\r" in data else nothing
+        flags = pl.DataFrame(
+            {
+                "blank": _blank(array, offsets, lines),
+                "comment": comment,
+                "long": lengths > self._layout.max_line_bytes + 1,
+                "cr": cr,
+                "open_quote": self._open_quote(lines),
+            }
         )
-        flags = flags.with_columns(self._open_quote(lines).alias("open_quote"))
         return flags, lines, lengths
 
     def _open_quote(self, lines: pl.Series) -> pl.Series:
@@ -86,6 +85,19 @@ class LineChecks:
             closed = lines.filter(pl.Series(suspect)).str.contains(self._closed).to_numpy()
             result[np.flatnonzero(suspect)] = ~closed
         return pl.Series(result)
+
+
+def _blank(
+    array: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], lines: pl.Series
+) -> pl.Series:
+    """Lines of nothing but spaces and tabs. Only those starting with a space, a tab or
+    their line end can be: the pattern runs on those few, not on every line."""
+    first = array[offsets[:-1]]
+    blank = first == _NEWLINE
+    maybe = np.flatnonzero((first == _SPACE) | (first == _TAB))
+    if maybe.size:
+        blank[maybe] = lines.gather(maybe).str.contains(r"^[ \t]*\n$").to_numpy()
+    return pl.Series(blank)
 
 
 def _quote_patterns(delimiter: str, quote: str) -> tuple[str, str]:

@@ -90,7 +90,7 @@ class LineChunk:
     """The kept lines of one chunk: their bytes (UTF-8, each ending in a line end), the same
     lines as strings (with the line end), and the source line number of each."""
 
-    data: bytes | bytearray
+    data: bytes | bytearray | memoryview
     lines: pl.Series
     numbers: npt.NDArray[np.int64]
 
@@ -325,6 +325,13 @@ class SourceLines:
         numbers = first_line + np.flatnonzero(keep).astype(np.int64)
         if keep.all():
             return LineChunk(data, lines, numbers)
+        dropped = np.flatnonzero(~keep)
+        if dropped[-1] == len(dropped) - 1:
+            # Only leading lines go (the header, comments before it: the usual first chunk),
+            # so the kept bytes are the rest of the chunk as it is, not a masked copy.
+            first_kept = len(dropped)
+            start = int(lengths[:first_kept].sum())
+            return LineChunk(memoryview(data)[start:], lines.slice(first_kept), numbers)
         array = np.frombuffer(data, dtype=np.uint8)
         kept_bytes = array[np.repeat(keep, lengths)].tobytes()
         return LineChunk(kept_bytes, lines.filter(pl.Series(keep)), numbers)
