@@ -24,7 +24,7 @@ What happens, in one run:
    the figure to compare on a shared machine, where wall time follows the neighbours' load.
 5. With `--rss-rows N`: an N-row file ingested by a child process (the same setup, then
    the ingest), whose peak RSS is read from `getrusage(RUSAGE_CHILDREN)` in a small
-   launcher process (see `LAUNCHER` for why); the child's figures come back prefixed `rss_`.
+   launcher process (see bench/peak_rss.py for why); the child's figures come back prefixed `rss_`.
 6. IntelMQ side by side (unless `--skip-intelmq`): `bench/.venv-intelmq` is created when
    missing (intelmq 3.5.0 and pyasn from PyPI), an offline scan_http schema is written,
    and `bench/intelmq_driver.py` runs its bots in that venv on the first `--intelmq-rows`
@@ -61,6 +61,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pyarrow.csv as pacsv
+from peak_rss import run_measured
 from pipeline_dataset import (
     World,
     constituency_entries,
@@ -402,20 +403,6 @@ def print_routed_by(store_dir: Path) -> None:
 # ---- peak memory, in a child process -----------------------------------------------------
 
 
-LAUNCHER = """\
-import resource, subprocess, sys
-done = subprocess.run(sys.argv[1:], check=False)
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(f"peak_rss_mib={peak:.3f}", flush=True)
-sys.exit(done.returncode)
-"""
-"""Runs the memory run's child and reports its peak. Why a launcher between the benchmark
-and the child: Linux carries a process's RSS high-water mark over `exec` into the new
-program's `ru_maxrss` (`exec_mmap` keeps the old memory's peak), so a child started by the
-benchmark itself, which holds gigabytes by then, would report the benchmark's peak. The
-launcher is small (the standard library only), so its child's figure is the child's own."""
-
-
 def measure_peak_rss(args: argparse.Namespace, scratch: Path, world: World) -> None:
     """Ingest an `--rss-rows` file in a child process; its peak RSS is the figure."""
     path = scratch / "rss" / CSV_NAME
@@ -430,12 +417,8 @@ def measure_peak_rss(args: argparse.Namespace, scratch: Path, world: World) -> N
         f"pipeline_bench.{sizes!r})"
     )
     say("ingesting it in a child process")
-    child = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, sys.executable, "-c", call],
-        stdout=subprocess.PIPE,
-        text=True,
-        check=False,
-    )
+    # In a process of its own, through a launcher (bench/peak_rss.py says why).
+    child = run_measured([sys.executable, "-c", call])
     for line in child.stdout.splitlines():
         shown = line if line.startswith("peak_rss_mib=") or "=" not in line else f"rss_{line}"
         print(shown, flush=True)

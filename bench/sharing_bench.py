@@ -23,7 +23,10 @@ What happens:
      `_store_s`, `_correlate_s`: see `STAGES`);
    - correlation: a new event of 10,000 indicators, many of them values other events have,
      added in one batch; `sharing.correlation.correlate` is timed inside that add;
-   - event list and facets for the member, through the API.
+   - event list and facets for the member, through the API;
+   - STIX export (issue 6: 1,000,000 indicators with bounded memory, < 500 MiB RSS): every
+     event the member may see as one bundle, by `entente stix export` in a process of its
+     own; its peak RSS (`stix_export_peak_rss_mib`), time and bundle size.
 
 Client and server share one process, so the client's inputs are frozen out of the garbage
 collector's reach before anything is timed (`freeze_inputs`).
@@ -41,6 +44,7 @@ import gc
 import os
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -48,6 +52,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
@@ -56,6 +61,7 @@ import numpy as np
 import psycopg
 import sqlalchemy as sa
 import uvicorn
+from peak_rss import run_measured
 from sharing_dataset import (
     IndicatorRows,
     Member,
@@ -446,7 +452,31 @@ def run(url: str, args: argparse.Namespace) -> None:
         measure_correlation(sessions, member, correlated)
         say("measuring: bulk add over the API")
         measure_bulk_add_api(base_url, member, api_bulk)
+    say("measuring: the member's STIX export, in a process of its own")
+    measure_stix_export(sessions, url, member)
     engine.dispose()
+
+
+def measure_stix_export(sessions: sessionmaker[Session], url: str, member: Member) -> None:
+    """`entente stix export` of everything the member may see, streamed to a file."""
+    with sessions() as session:
+        username = session.get_one(User, member.user_id).username
+    entente = str(Path(sys.executable).with_name("entente"))
+    environment = {**os.environ, "ENTENTE_DATABASE_URL": url, "ENTENTE_LOG_LEVEL": "WARNING"}
+    with tempfile.TemporaryDirectory(prefix="stix-export-") as scratch:
+        bundle = Path(scratch) / "bundle.json"
+        start = time.perf_counter()
+        done = run_measured(
+            [entente, "stix", "export", "--as", username, "-o", str(bundle)], environment
+        )
+        figure("stix_export_s", time.perf_counter() - start)
+        if done.returncode:
+            raise SystemExit(f"entente stix export failed (exit {done.returncode})")
+        figure("stix_export_mib", bundle.stat().st_size / 2**20)
+    lines = done.stdout.strip().splitlines()
+    wrote = next(line for line in lines if "wrote" in line)  # "... wrote N STIX objects to"
+    figure("stix_export_objects", int(wrote.split("wrote ")[1].split()[0].replace(",", "")))
+    figure("stix_export_peak_rss_mib", float(lines[-1].partition("=")[2]))  # the launcher's
 
 
 def main(argv: Sequence[str] | None = None) -> None:
