@@ -33,6 +33,7 @@ from entente.core.errors import AppError, translate_db_errors
 from entente.demo_findings import load_demo_findings
 from entente.interop.cli import stix_app
 from entente.interop.exports.cli import export_app
+from entente.interop.federation.cli import peer_app
 from entente.interop.misp_cli import misp_app
 from entente.interop.taxii.cli import taxii_app
 from entente.members.cli import member_app, org_app, token_app, user_app
@@ -118,6 +119,7 @@ app.add_typer(stix_app, name="stix")
 app.add_typer(misp_app, name="misp")
 app.add_typer(taxii_app, name="taxii")
 app.add_typer(export_app, name="export")
+app.add_typer(peer_app, name="peer")
 app.command("ingest")(ingest)
 app.command("worker")(worker)
 

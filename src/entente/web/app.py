@@ -18,6 +18,7 @@ from entente.core.logging import configure_logging
 from entente.interop import api as interop_api
 from entente.interop import misp_api
 from entente.interop.exports import api as exports_api
+from entente.interop.federation import api as federation_api
 from entente.interop.taxii import api as taxii_api
 from entente.members import api as members_api
 from entente.members import constituencies_api, constituencies_ui
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(misp_api.router, prefix=API_PREFIX)
     app.include_router(taxii_api.router)  # /taxii2/ and /api/v1/taxii
     app.include_router(exports_api.router, prefix=API_PREFIX)
+    app.include_router(federation_api.router, prefix=API_PREFIX)
     app.include_router(shell.router)
     app.include_router(members_ui.router)
     app.include_router(constituencies_ui.router)
