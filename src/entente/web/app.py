@@ -17,6 +17,7 @@ from entente.core.db import create_db_engine, make_session_factory
 from entente.core.logging import configure_logging
 from entente.interop import api as interop_api
 from entente.interop import misp_api
+from entente.interop import ui as interop_ui
 from entente.interop.exports import api as exports_api
 from entente.interop.federation import api as federation_api
 from entente.interop.taxii import api as taxii_api
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(indicators_ui.router)
     app.include_router(warninglists_ui.router)
     app.include_router(pipeline_ui.router)
+    app.include_router(interop_ui.router)
     app.include_router(core_ui.router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 
@@ -120,4 +122,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def capability_template_dirs() -> list[Path]:
     root = WEB.parent
-    return [path for path in sorted(root.glob("*/templates")) if path.parent != WEB]
+    # Sub-packages too (`interop/federation/templates`): template names are prefixed by
+    # their package (`federation/peers.html`), so a deeper directory collides with nothing.
+    return [path for path in sorted(root.glob("**/templates")) if path.parent != WEB]
