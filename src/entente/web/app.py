@@ -20,6 +20,7 @@ from entente.interop import misp_api
 from entente.interop import ui as interop_ui
 from entente.interop.exports import api as exports_api
 from entente.interop.federation import api as federation_api
+from entente.interop.federation import ui as federation_ui
 from entente.interop.taxii import api as taxii_api
 from entente.members import api as members_api
 from entente.members import constituencies_api, constituencies_ui
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(warninglists_ui.router)
     app.include_router(pipeline_ui.router)
     app.include_router(interop_ui.router)
+    app.include_router(federation_ui.router)
     app.include_router(core_ui.router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
 

@@ -32,6 +32,7 @@ from entente.members import service as members
 from entente.members.filters import OrganisationFilter
 from entente.sharing import groups
 from entente.sharing.group_schemas import GroupFilter
+from entente.sharing.tables import tlp_badge
 from entente.vocabulary.markings import TLP
 from entente.web.deps import AdminDep, PageDep, SessionDep
 from entente.web.filter_forms import FieldOverride, Widget, declare
@@ -111,7 +112,7 @@ def collection_table(names: Names) -> Table[CollectionPublic]:
             Column("Title", lambda c: Cell(c.title, href=f"{LIST_URL}/{c.id}/edit")),
             Column("Id", lambda c: code(c.alias or c.id)),
             Column("Shows", lambda c: muted(names.filter_summary(c))),
-            Column("Max TLP", lambda c: Cell(c.max_tlp.label, badge=c.max_tlp.colour)),
+            Column("Max TLP", lambda c: tlp_badge(c.max_tlp)),
             Column("Permissions", lambda c: muted(names.permissions_summary(c))),
             Column("Created", lambda c: when(c.created_at)),
             Column(
