@@ -18,6 +18,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from entente import demo
+from entente.alerts.cli import alert_app
 from entente.core import migrate
 from entente.core.cli import (
     CliState,
@@ -114,6 +115,7 @@ app.add_typer(indicator_app, name="indicator")
 app.add_typer(sighting_app, name="sighting")
 app.add_typer(warninglist_app, name="warninglist")
 app.add_typer(feed_app, name="feed")
+app.add_typer(alert_app, name="alert")
 app.add_typer(enrich_app, name="enrich")
 app.add_typer(stix_app, name="stix")
 app.add_typer(misp_app, name="misp")

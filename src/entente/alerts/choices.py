@@ -13,11 +13,12 @@ class AlertStatus(StrEnum):
     NOTIFIED = "notified"
     ACKNOWLEDGED = "acknowledged"
     REMEDIATED = "remediated"
+    FALSE_POSITIVE = "false_positive"
     CLOSED = "closed"
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return self.value.replace("_", " ").capitalize()
 
     @property
     def colour(self) -> str:
@@ -29,5 +30,20 @@ _COLOURS = {
     AlertStatus.NOTIFIED: "orange",
     AlertStatus.ACKNOWLEDGED: "blue",
     AlertStatus.REMEDIATED: "green",
+    AlertStatus.FALSE_POSITIVE: "purple",
     AlertStatus.CLOSED: "grey",
 }
+
+
+class TimelineKind(StrEnum):
+    """What a timeline entry records: a status change, an assignment, a comment, or a finding
+    that came back in a later report after its alert was remediated."""
+
+    STATUS = "status"
+    ASSIGNMENT = "assignment"
+    COMMENT = "comment"
+    RETURNED = "returned"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=300, ge=1)
     token_default_days: int = Field(default=90, ge=1)
     min_password_length: int = Field(default=12, ge=8)
+    # An open alert is remediated when its finding is absent from its feed for this many
+    # consecutive report days (docs/alerts.md, `entente alert auto-remediate`).
+    alert_remediate_after_days: int = Field(default=3, ge=1)
 
     @classmethod
     def settings_customise_sources(

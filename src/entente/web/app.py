@@ -10,6 +10,8 @@ from prometheus_client import CollectorRegistry
 from starlette.middleware.sessions import SessionMiddleware
 
 from entente import __version__
+from entente.alerts import api as alerts_api
+from entente.alerts import ui as alerts_ui
 from entente.core import api as core_api
 from entente.core import ui as core_ui
 from entente.core.config import Environment, Settings, get_settings
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(indicators_api.router, prefix=API_PREFIX)
     app.include_router(warninglists_api.router, prefix=API_PREFIX)
     app.include_router(pipeline_api.router, prefix=API_PREFIX)
+    app.include_router(alerts_api.router, prefix=API_PREFIX)
     app.include_router(interop_api.router, prefix=API_PREFIX)
     app.include_router(misp_api.router, prefix=API_PREFIX)
     app.include_router(taxii_api.router)  # /taxii2/ and /api/v1/taxii
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(indicators_ui.router)
     app.include_router(warninglists_ui.router)
     app.include_router(pipeline_ui.router)
+    app.include_router(alerts_ui.router)
     app.include_router(interop_ui.router)
     app.include_router(federation_ui.router)
     app.include_router(core_ui.router)
